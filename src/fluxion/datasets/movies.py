@@ -1,0 +1,137 @@
+"""A folder of movies as a Kedro dataset, read lazily and written by streaming.
+
+Kedro's ``PartitionedDataset`` filters partitions by a single file suffix; a movie folder mixes
+five formats, folders of TIFF frames and YAML sidecars. This dataset keeps PartitionedDataset's
+contract (``load`` returns ``{name: callable}``, nothing is read until called; ``save`` takes
+``{name: frames or callable}``) with movie-aware listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kedro.io import AbstractDataset
+
+from fluxion.errors import MovieError, MovieNotFoundError
+from fluxion.io import (
+    LazyMovie,
+    MovieMetadata,
+    find_sidecar,
+    is_movie_path,
+    natural_key,
+    read_metadata,
+    read_movie,
+    write_movie,
+)
+
+
+class MovieLoader:
+    """A movie on disk, opened only when called: ``loader()`` returns a :class:`LazyMovie`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = self.path.stem if self.path.is_file() else self.path.name
+
+    def __call__(self) -> LazyMovie:
+        return read_movie(self.path, lazy=True)
+
+    def metadata(self) -> MovieMetadata:
+        """Header metadata overridden by the sidecar (see :func:`fluxion.io.read_metadata`)."""
+        return read_metadata(self.path)
+
+    def __repr__(self) -> str:
+        return f"MovieLoader({str(self.path)!r})"
+
+
+class FrameStream:
+    """Frames to be written, produced on demand from ``source`` (used to skip up-to-date copies)."""
+
+    def __init__(self, source: Path, frames: Callable[[], Iterable[np.ndarray]],
+                 n_frames: int | None = None) -> None:
+        self.source = Path(source)
+        self.frames = frames
+        self.n_frames = n_frames
+
+
+class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]):
+    """Every movie in a folder: ``.tif/.tiff``, ``.mrc/.mrcs``, ``.dm3/.dm4``, ``.npy`` files and
+    sub-folders of single-frame TIFFs, keyed by name (file stem), in natural order.
+
+    Parameters
+    ----------
+    path
+        The folder.
+    save_format
+        ``npy`` (memory-mappable, the default for intermediate copies) or ``tif``.
+    allow_empty
+        Load ``{}`` from a missing or empty folder instead of raising.
+    """
+
+    def __init__(self, *, path: str, save_format: str = "npy", allow_empty: bool = False,
+                 metadata: dict[str, Any] | None = None) -> None:
+        if save_format not in ("npy", "tif"):
+            raise MovieError(f"MovieFolderDataset({path}): save_format must be 'npy' or 'tif', "
+                             f"got {save_format!r}.")
+        self._path = Path(path)
+        self._save_format = save_format
+        self._allow_empty = allow_empty
+        self.metadata = metadata
+
+    def load(self) -> dict[str, MovieLoader]:
+        if not self._path.is_dir():
+            if self._allow_empty:
+                return {}
+            raise MovieNotFoundError(f"{self._path}: the movie folder does not exist. Create it "
+                                     "and put movies in it, or fix the catalog path.")
+        paths = sorted((p for p in self._path.iterdir()
+                        if not p.name.startswith(".") and not p.name.endswith(".partial")
+                        and is_movie_path(p)), key=lambda p: natural_key(p.name))
+        loaders: dict[str, MovieLoader] = {}
+        for path in paths:
+            loader = MovieLoader(path)
+            if loader.name in loaders:
+                raise MovieError(f"{self._path}: two movies are named {loader.name!r} "
+                                 f"({loaders[loader.name].path.name} and {path.name}); rename one.")
+            loaders[loader.name] = loader
+        if not loaders and not self._allow_empty:
+            raise MovieNotFoundError(f"{self._path}: no movies found (looked for "
+                                     ".tif/.tiff/.mrc/.mrcs/.dm3/.dm4/.npy and TIFF folders).")
+        return loaders
+
+    def save(self, data: dict[str, Any]) -> None:
+        """Write each movie as ``<name>.<save_format>``, streaming frames.
+
+        A value may be an array, an iterable of frames, a callable returning either, or a
+        :class:`FrameStream`; a FrameStream whose target is newer than its source is skipped, so
+        re-running ingestion does not copy unchanged multi-GB movies again.
+        """
+        for name, frames in data.items():
+            target = self._path / f"{name}.{self._save_format}"
+            n_frames = None
+            if isinstance(frames, FrameStream):
+                if target.exists() and target.stat().st_mtime >= _newest_mtime(frames.source):
+                    continue
+                frames, n_frames = frames.frames, frames.n_frames
+            if callable(frames):
+                frames = frames()
+            write_movie(target, frames, n_frames=n_frames)
+
+    def _exists(self) -> bool:
+        return bool(self.load()) if self._path.is_dir() else False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "save_format": self._save_format}
+
+
+def _newest_mtime(path: Path) -> float:
+    """Modification time of a movie, its sidecar, or (for a frame folder) its newest file."""
+    times = [path.stat().st_mtime]
+    if path.is_dir():
+        times += [p.stat().st_mtime for p in path.iterdir()]
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        times.append(sidecar.stat().st_mtime)
+    return max(times)

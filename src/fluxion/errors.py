@@ -1,0 +1,26 @@
+"""The project's exceptions.
+
+Every error a user can cause names the file or parameter, what was wrong and what to do.
+They subclass the built-in ``ValueError`` / ``FileNotFoundError`` so generic handlers still work.
+"""
+
+from __future__ import annotations
+
+
+class FluxionError(Exception):
+    """Base class of every error Fluxion raises on purpose."""
+
+
+class MovieError(FluxionError, ValueError):
+    """A movie file, its sidecar or its contents cannot be used as given."""
+
+
+class MovieNotFoundError(FluxionError, FileNotFoundError):
+    """A movie (or a folder of movies) is not where it was said to be."""
+
+    def __str__(self) -> str:  # FileNotFoundError formats its args oddly; keep the message whole.
+        return str(self.args[0]) if self.args else ""
+
+
+class ParameterError(FluxionError, ValueError):
+    """A parameter of a function or of ``conf/`` is out of its allowed range."""
