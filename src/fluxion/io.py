@@ -216,15 +216,15 @@ def _check_dtype(path: Path, dtype: np.dtype) -> None:
 
 
 def _open_npy(path: Path) -> LazyMovie:
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise MovieError(f"{path}: not an NPY file (no NumPy header). Check that it was "
+                             "written with numpy.save and not renamed from another format.")
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as error:  # truncated data, pickled objects, bad header
+    except (ValueError, OSError) as error:  # truncated data, pickled objects, bad header
         raise MovieError(f"{path}: not a readable NPY movie ({error}). The file is corrupt or "
                          "truncated; copy it again or re-export it with numpy.save.") from error
-    except Exception as error:
-        raise MovieError(f"{path}: not an NPY file ({type(error).__name__}: {error}). Check "
-                         "that it was written with numpy.save and not renamed from another "
-                         "format.") from error
     _check_dtype(path, array.dtype)
     _check_movie_shape(path, array.shape)
     return _memmap_movie(path, array)
@@ -273,24 +273,36 @@ def _open_dm(path: Path) -> LazyMovie:
 
 
 def _tiff_file(path: Path):
+    """Open a TIFF and check its page index and data against the file size."""
     import tifffile
 
     try:
         tif = tifffile.TiffFile(path)
+        pages = list(tif.pages)
     except Exception as error:
         raise MovieError(f"{path}: not a readable TIFF file ({type(error).__name__}: {error}). "
-                         "Check that it is really a TIFF and was copied completely.") from error
+                         "It is corrupt or truncated, or not a TIFF: check that it was copied "
+                         "completely.") from error
     size = path.stat().st_size
-    for page in tif.pages:
+    problem = None
+    for page in pages:
         ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False) if n]
         if ends and max(ends) > size:
-            tif.close()
-            raise MovieError(f"{path}: is truncated: page {page.index} needs {max(ends)} bytes but "
-                             f"the file has {size}. Copy the movie again from the acquisition "
-                             "computer.")
-    if not tif.series:
+            problem = f"page {page.index} needs {max(ends)} bytes but the file has {size}"
+            break
+    series = tif.series[0] if tif.series else None
+    if series is None:
+        problem = "the TIFF holds no image series"
+    elif len(series.shape) == 3 and 1 < len(pages) < series.shape[0]:
+        problem = (f"its header announces {series.shape[0]} frames but the page index ends "
+                   f"after {len(pages)}")
+    elif series.dataoffset is not None and series.dataoffset + series.nbytes > size:
+        problem = (f"its frames need {series.dataoffset + series.nbytes} bytes but the file "
+                   f"has {size}")
+    if problem:
         tif.close()
-        raise MovieError(f"{path}: the TIFF holds no image series.")
+        raise MovieError(f"{path}: is truncated or corrupt: {problem}. Copy the movie again "
+                         "from the acquisition computer.")
     return tif
 
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["movie_overview"]
+__all__ = ["movie_overview", "training_curves"]
 
 
 def _add_scale_bar(ax, width_px: int, pixel_size: float | None) -> None:
@@ -39,4 +39,25 @@ def movie_overview(mean_image: np.ndarray, vacuum_mask: np.ndarray, polygon: np.
         ax.set_xlabel(summary, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
+    return fig
+
+
+def training_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
+    """Training and validation loss per epoch for each method.
+
+    The losses are MSEs to noisy targets, so they sit just above the noise variance; the
+    Neighbor2Neighbor training loss grows as its regulariser weight is ramped up.
+    """
+    fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.5),
+                             layout="constrained", squeeze=False)
+    for ax, (method, history) in zip(axes[0], histories.items(), strict=True):
+        epochs = [row["epoch"] for row in history]
+        ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="training")
+        ax.plot(epochs, [row["val_loss"] for row in history], "s-", label="validation")
+        best = min(history, key=lambda row: row["val_loss"])
+        ax.axvline(best["epoch"], color="grey", ls=":", label=f"best (epoch {best['epoch']})")
+        ax.set_title(method)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (counts$^2$)")
+        ax.legend(fontsize=8)
     return fig

@@ -1,0 +1,47 @@
+"""A trained denoiser as a Kedro dataset: a model file, plus an MLflow run and registry entry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.io import AbstractDataset
+
+from fluxion.models import Denoiser
+from fluxion.models.checkpoint import load_denoiser, save_denoiser
+from fluxion.tracking import log_trained_model
+
+
+class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
+    """Save a ``TrainingResult``; load the denoiser back.
+
+    ``save`` writes the best weights with their history to ``filepath`` and, when an MLflow run
+    is active (every ``kedro run`` with kedro-mlflow), logs a nested run for the model and
+    registers it as ``registered_model_name``.
+    """
+
+    def __init__(self, *, filepath: str, registered_model_name: str | None = None,
+                 run_name: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self._registered_model_name = registered_model_name
+        self._run_name = run_name
+        self.metadata = metadata
+
+    def load(self) -> Denoiser:
+        return load_denoiser(self._filepath)[0]
+
+    def save(self, result) -> None:
+        save_denoiser(self._filepath, result.model, history=result.history,
+                      summary=result.summary(), config=asdict(result.config))
+        if mlflow.active_run() is not None:
+            log_trained_model(result, registered_model_name=self._registered_model_name,
+                              run_name=self._run_name, artifacts=[self._filepath])
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath),
+                "registered_model_name": self._registered_model_name}

@@ -1,0 +1,48 @@
+"""Thin nodes of the training pipeline; the science is in fluxion.training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fluxion.datasets.movies import MovieLoader
+from fluxion.errors import ParameterError
+from fluxion.plots import training_curves
+from fluxion.training import TrainingConfig, TrainingResult, train_denoiser
+
+
+def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict[str, Any]:
+    """The ingested movie to train on (``training.movie``; null: the first one)."""
+    if not movie_info:
+        raise ParameterError("no ingested movie to train on; run `kedro run --pipeline "
+                             "ingestion` first.")
+    name = movie or next(iter(movie_info))
+    if name not in movie_info:
+        raise ParameterError(f"training.movie is {name!r}, but the ingested movies are "
+                             f"{sorted(movie_info)}.")
+    return {"name": name, "path": movie_info[name]["copy"],
+            "splits": movie_info[name]["splits"]}
+
+
+def train_method(training_movie: dict[str, Any], common: dict[str, Any],
+                 method: dict[str, Any], checkpoint_folder: str,
+                 ) -> tuple[TrainingResult, list[dict[str, float]]]:
+    """Train one method (its parameters over the common ones), resuming from checkpoints."""
+    config = TrainingConfig.from_dict({**common, **method})
+    result = train_denoiser(
+        MovieLoader(training_movie["path"])(), splits=training_movie["splits"], config=config,
+        checkpoint_dir=Path(checkpoint_folder) / config.method,
+        movie_name=training_movie["name"])
+    return result, result.history
+
+
+def summarise_training(udvd: list[dict], udvd_single: list[dict], n2n: list[dict],
+                       ) -> tuple[pd.DataFrame, Figure]:
+    """Per-epoch losses of every method as one table, and their curves."""
+    histories = {"udvd": udvd, "udvd-single": udvd_single, "n2n": n2n}
+    table = pd.concat([pd.DataFrame(h).assign(method=m) for m, h in histories.items()],
+                      ignore_index=True)
+    return table, training_curves(histories)

@@ -1,0 +1,124 @@
+"""MLflow: one run per trained model, the model registry and its ``champion`` alias.
+
+Models are logged with ``mlflow.pytorch`` as pickled modules (with Fluxion's code), not in the
+``pt2`` export format, which would fix the frame size to the input example's: a registered
+denoiser must take any H x W. The signature says so: (-1, frames, -1, -1) float32.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import Schema, TensorSpec
+
+import fluxion
+from fluxion.errors import FluxionError
+from fluxion.models import Denoiser
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+
+__all__ = [
+    "CHAMPION",
+    "RegisteredModelNotFoundError",
+    "flatten_params",
+    "load_registered_model",
+    "log_trained_model",
+    "set_alias",
+]
+
+
+class RegisteredModelNotFoundError(FluxionError, FileNotFoundError):
+    """A registered model, version or alias does not exist in the MLflow registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def flatten_params(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}, for MLflow parameters."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _signature(frames: int) -> ModelSignature:
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, frames, -1, -1))]),
+                          outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1, -1, -1))]))
+
+
+def log_trained_model(result, *, registered_model_name: str | None = None,
+                      run_name: str | None = None,
+                      artifacts: Iterable[str | Path] = ()) -> str | None:
+    """Log a :class:`fluxion.training.TrainingResult` as its own MLflow run.
+
+    Parameters (the training configuration and movie), per-epoch ``train_loss`` /
+    ``val_loss`` / ``learning_rate`` as metric history, ``best_val_loss`` etc., the given
+    artifact files (e.g. the best checkpoint) and the model; the model is registered under
+    ``registered_model_name`` when given. The run is nested under the active (Kedro) run if any.
+    Returns the registered model version, or None.
+    """
+    config = result.config
+    with mlflow.start_run(run_name=run_name or config.method,
+                          nested=mlflow.active_run() is not None) as run:
+        mlflow.log_params({**flatten_params(asdict(config)), "movie": result.movie})
+        mlflow.set_tags({"fluxion.kind": "trained-denoiser", "fluxion.method": config.method})
+        now = int(time.time() * 1000)
+        history = [Metric(key, float(row[key]), now, int(row["epoch"]))
+                   for row in result.history for key in ("train_loss", "val_loss",
+                                                         "learning_rate")]
+        if history:
+            mlflow.MlflowClient().log_batch(run.info.run_id, metrics=history)
+        mlflow.log_metrics({"best_val_loss": result.best_val_loss,
+                            "best_epoch": float(result.best_epoch),
+                            "noise_floor": result.noise_floor,
+                            "epochs_run": float(len(result.history))})
+        for artifact in artifacts:
+            mlflow.log_artifact(str(artifact), "checkpoint")
+        example = np.zeros((1, result.model.frames, 32, 32), np.float32)
+        info = mlflow.pytorch.log_model(
+            result.model, name="model", serialization_format="pickle",
+            code_paths=[str(Path(fluxion.__file__).parent)], signature=_signature(
+                result.model.frames), input_example=example,
+            pip_requirements=["torch", "numpy"], registered_model_name=registered_model_name)
+    return str(info.registered_model_version) if registered_model_name else None
+
+
+def set_alias(name: str, version: str | int, alias: str = CHAMPION) -> None:
+    """Point ``alias`` at ``name`` version ``version`` (the alias moves atomically)."""
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def load_registered_model(name: str, *, alias: str | None = CHAMPION,
+                          version: str | int | None = None) -> Denoiser:
+    """Load a registered denoiser by alias (default ``champion``) or by version.
+
+    Raises :class:`RegisteredModelNotFoundError` naming the model and how to make one.
+    """
+    uri = f"models:/{name}/{version}" if version is not None else f"models:/{name}@{alias}"
+    try:
+        return mlflow.pytorch.load_model(uri, map_location="cpu").eval()
+    except MlflowException as error:
+        which = f"version {version}" if version is not None else f"alias '{alias}'"
+        raise RegisteredModelNotFoundError(
+            f"the MLflow registry ({mlflow.get_tracking_uri()}) has no registered model "
+            f"'{name}' with {which}. Train and register one with `kedro run --pipeline "
+            "training`, then promote the best with `kedro run --pipeline evaluation` (or in "
+            "the MLflow UI: Models > the model > the version > Add alias)."
+        ) from error
