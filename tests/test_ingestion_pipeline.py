@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from conftest import run_pipeline
 
+from conftest import run_pipeline
 from fluxion.datasets import MovieFolderDataset, NpzDataset
 from fluxion.io import read_movie
 from fluxion.pipelines.ingestion import create_pipeline
@@ -74,5 +74,5 @@ def test_a_corrupt_movie_stops_ingestion_with_its_name(tmp_path):
     movies = tmp_path / "movies"
     movies.mkdir()
     (movies / "broken.tif").write_text("not a tiff")
-    with pytest.raises(Exception, match="broken.tif: not a readable TIFF"):
+    with pytest.raises(Exception, match=r"broken\.tif: not a readable TIFF"):
         _run(tmp_path, movies)

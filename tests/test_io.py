@@ -13,8 +13,8 @@ import mrcfile
 import numpy as np
 import pytest
 import tifffile
-from dm4_writer import write_dm4
 
+from dm4_writer import write_dm4
 from fluxion.errors import MovieError, MovieNotFoundError
 from fluxion.io import (
     LazyMovie,
@@ -207,7 +207,7 @@ def test_truncated_files_are_refused(tmp_path, stack, kind, suffix, keep):
     _write(kind, path, np.tile(stack, (4, 1, 1)))
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(MovieError, match="truncated|corrupt|cannot be read"):
+    with pytest.raises(MovieError, match=r"truncated|corrupt|cannot be read"):
         read_movie(path)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import run_pipeline
 from kedro.io import MemoryDataset
 
+from conftest import run_pipeline
 from fluxion.datasets import TrainedModelDataset
 from fluxion.pipelines.training import create_pipeline
 from fluxion.simulate import simulate_movie
