@@ -73,21 +73,29 @@ class UDVD(Denoiser):
         """Concatenate per-triplet features (triplet-major batch) on the channel axis."""
         return torch.cat(features.chunk(self.frames - 2, dim=0), dim=1)
 
-    def fuse(self, branches: list[torch.Tensor]) -> torch.Tensor:
-        """Shift, de-rotate and fuse the four rotated branch outputs into one frame."""
-        return self.fusion(unrotate(branches))
+    def rotation_batches(self, x: torch.Tensor) -> list[tuple[tuple[int, ...], torch.Tensor]]:
+        """The four rotations of x batched by shape: one batch for square frames, else
+        0/180 and 90/270 degrees. Returns (rotations, batch) pairs."""
+        if x.shape[-2] == x.shape[-1]:
+            ks: list[tuple[int, ...]] = [(0, 1, 2, 3)]
+        else:
+            ks = [(0, 2), (1, 3)]
+        return [(group, torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in group], dim=0))
+                for group in ks]
+
+    def fuse(self, groups: list[tuple[int, ...]], outputs: list[torch.Tensor]) -> torch.Tensor:
+        """Shift, de-rotate and fuse the rotated branch outputs (batched as in
+        :meth:`rotation_batches`) into one frame."""
+        branches = {}
+        for group, out in zip(groups, outputs, strict=True):
+            branches.update(zip(group, out.chunk(len(group), dim=0), strict=True))
+        return self.fusion(unrotate([branches[k] for k in range(4)]))
 
     def denoise(self, x: torch.Tensor) -> torch.Tensor:
         x, (height, width) = pad_to_multiple(x, 4)
-        if x.shape[-2] == x.shape[-1]:  # square: all four rotations in one batch
-            rotated = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)], dim=0)
-            branches = list(self.branch(rotated).chunk(4, dim=0))
-        else:  # 0/180 and 90/270 share a shape: two batches
-            even = self.branch(torch.cat([x, torch.rot90(x, 2, dims=(-2, -1))], dim=0))
-            odd = self.branch(torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in (1, 3)], 0))
-            (b0, b2), (b1, b3) = even.chunk(2, dim=0), odd.chunk(2, dim=0)
-            branches = [b0, b1, b2, b3]
-        return self.fuse(branches)[..., :height, :width]
+        batches = self.rotation_batches(x)
+        outputs = [self.branch(batch) for _, batch in batches]
+        return self.fuse([group for group, _ in batches], outputs)[..., :height, :width]
 
 
 class GaussianDenoiser(Denoiser):

@@ -1,0 +1,80 @@
+"""Whole-movie UDVD inference against frame-by-frame evaluation of the same network.
+
+Prints frames/s of both, their ratio (target >= 2x) and the largest difference between their
+outputs; then the peak memory of denoising a short and a long movie from disk to disk (target:
+equal within 20%).
+
+    .venv/bin/python benchmarks/inference_speed.py [--size 128] [--frames 12] [--width 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+import torch
+
+from fluxion.inference import denoise_movie
+from fluxion.models import UDVD
+
+MEMORY_SCRIPT = textwrap.dedent("""
+    import resource, sys, numpy as np, torch
+    from fluxion.inference import denoise_movie
+    from fluxion.io import read_movie, write_movie
+    from fluxion.models import UDVD
+    frames, size, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    rng = np.random.default_rng(0)
+    write_movie(f"{folder}/in.npy", (rng.poisson(0.2, (size, size)).astype(np.float32)
+                                     for _ in range(frames)))
+    movie = read_movie(f"{folder}/in.npy", lazy=True)
+    write_movie(f"{folder}/out.tif", denoise_movie(UDVD(width=8, triplet_channels=8).eval(),
+                                                    movie))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+""")
+
+
+def speed(size: int, frames: int, width: int, triplet: int) -> None:
+    torch.manual_seed(0)
+    model = UDVD(frames=5, width=width, triplet_channels=triplet).eval()
+    movie = np.random.default_rng(0).poisson(0.2, (frames, size, size)).astype(np.float32)
+    list(denoise_movie(model, movie[:5], cache=False, batch=1))  # warm-up
+    began = time.perf_counter()
+    reference = np.stack(list(denoise_movie(model, movie, cache=False, batch=1,
+                                            channels_last=False)))
+    frame_by_frame = frames / (time.perf_counter() - began)
+    began = time.perf_counter()
+    fast = np.stack(list(denoise_movie(model, movie)))
+    whole_movie = frames / (time.perf_counter() - began)
+    print(f"UDVD width {width} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
+          f"parameters), {frames} frames of {size}x{size}, {torch.get_num_threads()} threads")
+    print(f"  frame by frame (published): {frame_by_frame:7.3f} frames/s")
+    print(f"  whole movie (cached):       {whole_movie:7.3f} frames/s")
+    print(f"  speed-up: {whole_movie / frame_by_frame:.2f}x   "
+          f"largest difference: {np.abs(fast - reference).max():.2e}")
+
+
+def memory(size: int) -> None:
+    peaks = {}
+    for frames in (50, 500):
+        with tempfile.TemporaryDirectory() as folder:
+            run = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(frames), str(size),
+                                  folder], capture_output=True, text=True, check=True)
+            peaks[frames] = float(run.stdout.split()[-1])
+    print(f"peak memory, {size}x{size} frames: 50 frames {peaks[50]:.0f} MB, 500 frames "
+          f"{peaks[500]:.0f} MB, ratio {peaks[500] / peaks[50]:.2f} (movie 10x longer)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--width", type=int, default=48)
+    parser.add_argument("--triplet-channels", type=int, default=32)
+    args = parser.parse_args()
+    speed(args.size, args.frames, args.width, args.triplet_channels)
+    memory(args.size)
