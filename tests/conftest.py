@@ -22,6 +22,19 @@ def small_movie():
 
 
 @pytest.fixture
+def tracking(tmp_path):
+    """A private SQLite MLflow tracking + registry store with its own artifact folder."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+        "test", artifact_location=str(tmp_path / "artifacts")))
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 
@@ -35,6 +48,12 @@ def run_pipeline(pipeline, datasets: dict, params: dict):
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
 
+    class KeptMemoryDataset(MemoryDataset):
+        """Keeps its data after the run, so tests can look at intermediate results."""
+
+        def _release(self) -> None:
+            pass
+
     def flatten(prefix, value):
         yield prefix, value
         if isinstance(value, dict):
@@ -47,6 +66,6 @@ def run_pipeline(pipeline, datasets: dict, params: dict):
             catalog[name] = MemoryDataset(inner, copy_mode="deepcopy")
     for name in pipeline.datasets():
         if name not in catalog:
-            catalog[name] = MemoryDataset()
+            catalog[name] = KeptMemoryDataset()
     SequentialRunner().run(pipeline, catalog)
     return catalog

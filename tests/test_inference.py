@@ -128,7 +128,7 @@ def test_bad_input_is_refused(udvd, movie):
         list(denoise_movie(udvd, broken))
     margin = receptive_margin(udvd)
     large = np.zeros((5, 3 * margin, 3 * margin), np.float32)
-    with pytest.raises(ParameterError, match="smaller than the .* receptive-field margin"):
+    with pytest.raises(ParameterError, match=r"smaller than the .* receptive-field margin"):
         next(denoise_movie(udvd, large, tile=margin - 8))
     with pytest.raises(ParameterError, match="overlap"):
         next(denoise_movie(udvd, large, tile=margin + 40, overlap=8))

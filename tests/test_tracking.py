@@ -18,18 +18,7 @@ from fluxion.tracking import (
 from fluxion.training import TrainingConfig, TrainingResult
 
 
-@pytest.fixture
-def tracking(tmp_path):
-    """A private SQLite tracking + registry store with its own artifact folder."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "test", artifact_location=str(tmp_path / "artifacts")))
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
-
-
-def _result() -> TrainingResult:
+def tiny_result() -> TrainingResult:
     torch.manual_seed(0)
     model = UDVD(width=4, triplet_channels=4)
     model.set_count_scale(2.0, 1.5)
@@ -41,7 +30,7 @@ def _result() -> TrainingResult:
 
 @pytest.mark.slow
 def test_register_load_by_alias_and_predict_at_another_size(tracking):
-    result = _result()
+    result = tiny_result()
     version = log_trained_model(result, registered_model_name="fluxion-udvd")
     assert version == "1"
     set_alias("fluxion-udvd", version, "champion")
@@ -70,7 +59,7 @@ def test_missing_alias_or_model_is_a_clear_error(tracking):
 def test_trained_model_dataset_writes_a_file_and_a_nested_run(tracking, tmp_path):
     dataset = TrainedModelDataset(filepath=str(tmp_path / "udvd.pt"),
                                   registered_model_name="fluxion-udvd", run_name="udvd")
-    result = _result()
+    result = tiny_result()
     with mlflow.start_run(run_name="kedro run"):
         dataset.save(result)
     x = torch.rand(1, 5, 20, 28)

@@ -32,9 +32,11 @@ CHAMPION = "champion"
 __all__ = [
     "CHAMPION",
     "RegisteredModelNotFoundError",
+    "find_champion",
     "flatten_params",
     "load_registered_model",
     "log_trained_model",
+    "resolve_model",
     "set_alias",
 ]
 
@@ -122,3 +124,52 @@ def load_registered_model(name: str, *, alias: str | None = CHAMPION,
             "training`, then promote the best with `kedro run --pipeline evaluation` (or in "
             "the MLflow UI: Models > the model > the version > Add alias)."
         ) from error
+
+
+def find_champion(names: Iterable[str], alias: str = CHAMPION) -> tuple[str, str] | None:
+    """(registered model name, version) holding ``alias`` among ``names``, or None.
+
+    Fluxion keeps exactly one champion across its registered models; should several hold the
+    alias, the most recently registered version wins.
+    """
+    client = mlflow.MlflowClient()
+    holders = []
+    for name in names:
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            continue
+        holders.append((version.creation_timestamp, name, str(version.version)))
+    return max(holders)[1:] if holders else None
+
+
+def newest_version(name: str) -> str | None:
+    """The highest version number registered under ``name``, or None."""
+    try:
+        versions = mlflow.MlflowClient().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def resolve_model(names: Iterable[str], *, alias: str = CHAMPION,
+                  fallback: str | None = None) -> tuple[Denoiser, dict[str, str]]:
+    """The registered model version holding ``alias`` among ``names``; without one, the newest
+    version of ``fallback``. Returns the model and {name, version, chosen_by}.
+    """
+    names = list(names)
+    found = find_champion(names, alias)
+    chosen_by = f"alias '{alias}'"
+    if found is None and fallback is not None:
+        version = newest_version(fallback)
+        found, chosen_by = ((fallback, version), "newest version") if version else (None, "")
+    if found is None:
+        raise RegisteredModelNotFoundError(
+            f"no registered model among {names} has the alias '{alias}'"
+            + (f", and '{fallback}' has no version" if fallback else "")
+            + f" in the MLflow registry ({mlflow.get_tracking_uri()}). Train one with `kedro run "
+            "--pipeline training`, then promote the best with `kedro run --pipeline evaluation` "
+            "(or in the MLflow UI: Models > model > version > Add alias).")
+    name, version = found
+    model = load_registered_model(name, version=version)
+    return model, {"name": name, "version": version, "chosen_by": chosen_by}

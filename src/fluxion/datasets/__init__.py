@@ -1,7 +1,17 @@
-"""Custom Kedro datasets: folders of movies, bundles of arrays, trained denoisers."""
+"""Custom Kedro datasets: folders of movies, bundles of arrays, trained and registered
+denoisers, MP4 previews."""
 
 from fluxion.datasets.arrays import NpzDataset
 from fluxion.datasets.models import TrainedModelDataset
-from fluxion.datasets.movies import MovieFolderDataset, MovieLoader
+from fluxion.datasets.movies import FrameStream, MovieFolderDataset, MovieLoader
+from fluxion.datasets.registry import RegisteredModelDataset, VideoFolderDataset
 
-__all__ = ["MovieFolderDataset", "MovieLoader", "NpzDataset", "TrainedModelDataset"]
+__all__ = [
+    "FrameStream",
+    "MovieFolderDataset",
+    "MovieLoader",
+    "NpzDataset",
+    "RegisteredModelDataset",
+    "TrainedModelDataset",
+    "VideoFolderDataset",
+]

@@ -47,11 +47,12 @@ class MovieLoader:
 
 
 class FrameStream:
-    """Frames to be written, produced on demand from ``source`` (used to skip up-to-date copies)."""
+    """Frames to be written, produced on demand. With a ``source`` path, a target newer than
+    the source is up to date and is not written again."""
 
-    def __init__(self, source: Path, frames: Callable[[], Iterable[np.ndarray]],
-                 n_frames: int | None = None) -> None:
-        self.source = Path(source)
+    def __init__(self, frames: Callable[[], Iterable[np.ndarray]], *,
+                 source: Path | None = None, n_frames: int | None = None) -> None:
+        self.source = Path(source) if source is not None else None
         self.frames = frames
         self.n_frames = n_frames
 
@@ -112,7 +113,8 @@ class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]
             target = self._path / f"{name}.{self._save_format}"
             n_frames = None
             if isinstance(frames, FrameStream):
-                if target.exists() and target.stat().st_mtime >= _newest_mtime(frames.source):
+                if (frames.source is not None and target.exists()
+                        and target.stat().st_mtime >= _newest_mtime(frames.source)):
                     continue
                 frames, n_frames = frames.frames, frames.n_frames
             if callable(frames):

@@ -36,8 +36,9 @@ def validate_movies(movies: dict[str, MovieLoader],
     streams = {}
     for name, loader in movies.items():
         movie = loader()  # opens the header now: a corrupt file fails before anything is written
-        streams[name] = FrameStream(loader.path, partial(
-            validated_frames, movie, source=loader.path, **validation), n_frames=len(movie))
+        streams[name] = FrameStream(
+            partial(validated_frames, movie, source=loader.path, **validation),
+            source=loader.path, n_frames=len(movie))
     return streams
 
 

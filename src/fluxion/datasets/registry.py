@@ -1,0 +1,62 @@
+"""Registered denoisers as Kedro datasets: load the champion, write MP4 previews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset
+
+from fluxion.models import Denoiser
+from fluxion.preview import write_video
+from fluxion.tracking import CHAMPION, resolve_model
+
+
+class RegisteredModelDataset(AbstractDataset[None, tuple[Denoiser, dict[str, str]]]):
+    """Load ``(model, {name, version, chosen_by})`` from the MLflow registry.
+
+    The version holding ``alias`` (default ``champion``) among ``names``; without one, the
+    newest version of ``fallback``. Read-only.
+    """
+
+    def __init__(self, *, names: list[str], alias: str = CHAMPION, fallback: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._names, self._alias, self._fallback = list(names), alias, fallback
+        self.metadata = metadata
+
+    def load(self) -> tuple[Denoiser, dict[str, str]]:
+        return resolve_model(self._names, alias=self._alias, fallback=self._fallback)
+
+    def save(self, data: Any) -> None:
+        raise NotImplementedError("RegisteredModelDataset is read-only: models are registered "
+                                  "by the training pipeline.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"names": self._names, "alias": self._alias, "fallback": self._fallback}
+
+
+class VideoFolderDataset(AbstractDataset[dict[str, Any], list[str]]):
+    """Write ``{name: RGB frames iterable (or a callable returning one)}`` as ``<name>.mp4``.
+
+    Loading lists the videos' paths. ``_filepath`` lets kedro-mlflow log the folder.
+    """
+
+    def __init__(self, *, path: str, fps: float = 15.0,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(path)
+        self._fps = fps
+        self.metadata = metadata
+
+    def load(self) -> list[str]:
+        return sorted(str(p) for p in self._filepath.glob("*.mp4"))
+
+    def save(self, data: dict[str, Any]) -> None:
+        for name, frames in data.items():
+            write_video(self._filepath / f"{name}.mp4", frames() if callable(frames) else frames,
+                        fps=self._fps)
+
+    def _exists(self) -> bool:
+        return bool(self.load())
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._filepath), "fps": self._fps}

@@ -1,0 +1,51 @@
+"""Thin nodes of the denoise pipeline; the work is in fluxion.inference and fluxion.preview."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from fluxion.datasets.movies import FrameStream, MovieLoader
+from fluxion.errors import ParameterError
+from fluxion.inference import denoise_movie
+from fluxion.models import Denoiser
+from fluxion.preview import preview_frames
+
+
+def chosen_movies(movie_info: dict[str, Any], movies: list[str] | None) -> dict[str, Any]:
+    """The ingested movies to process (``movies``: a list of names; null = all)."""
+    if movies is None:
+        return movie_info
+    missing = sorted(set(movies) - set(movie_info))
+    if missing:
+        raise ParameterError(f"denoise.movies names {missing}, which were not ingested; the "
+                             f"ingested movies are {sorted(movie_info)}.")
+    return {name: movie_info[name] for name in movies}
+
+
+def denoise_movies(movie_info: dict[str, Any], registered: tuple[Denoiser, dict[str, str]],
+                   options: dict[str, Any]) -> tuple[dict[str, FrameStream], dict[str, Any]]:
+    """Stream every chosen movie through the registered model (written by the catalog)."""
+    model, which = registered
+    movies = chosen_movies(movie_info, options.get("movies"))
+    settings = {k: options[k] for k in ("tile", "overlap", "batch", "block", "device")
+                if options.get(k) is not None}
+    streams = {name: FrameStream(partial(denoise_movie, model, MovieLoader(info["copy"])(),
+                                         **settings), n_frames=info["shape"][0])
+               for name, info in movies.items()}
+    report = {"model": which, "movies": sorted(movies), "settings": settings}
+    return streams, report
+
+
+def make_previews(movie_info: dict[str, Any], denoised: dict[str, MovieLoader],
+                  report: dict[str, Any], options: dict[str, Any]) -> dict[str, partial]:
+    """Raw | denoised MP4 of every denoised movie, made from the files on disk."""
+    label = f"{report['model']['name']} v{report['model']['version']}"
+    previews = {}
+    for name in report["movies"]:
+        meta = movie_info[name]["metadata"]
+        previews[name] = partial(preview_frames, MovieLoader(movie_info[name]["copy"])(),
+                                 denoised[name](), frame_rate=meta["frame_rate"],
+                                 pixel_size=meta["pixel_size"], label=label,
+                                 scale=options["scale"])
+    return previews
