@@ -194,7 +194,7 @@ def vacuum_uniformity(denoised: Movie, vacuum_mask: np.ndarray, *,
     radius = np.hypot(*np.meshgrid(freq, freq, indexing="ij")) * size  # in frequency bins
     ring = np.round(radius).astype(int)
     if lattice_spacings:
-        wanted = {int(round(size / s)) for s in lattice_spacings if s > 2}
+        wanted = {round(size / s) for s in lattice_spacings if s > 2}
         rings = sorted(r + k for r in wanted for k in (-1, 0, 1) if 3 <= r + k < size // 2)
     else:
         rings = list(range(3, size // 2))
