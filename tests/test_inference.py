@@ -138,3 +138,11 @@ def test_denoised_movie_round_trips_through_a_file(tmp_path, udvd, movie):
     write_movie(tmp_path / "out.tif", denoise_movie(udvd, movie))
     np.testing.assert_allclose(read_movie(tmp_path / "out.tif"),
                                np.stack(list(denoise_movie(udvd, movie))), atol=1e-6)
+
+
+def test_chosen_frames_only(udvd, movie):
+    everything = np.stack(list(denoise_movie(udvd, movie)))
+    some = np.stack(list(denoise_movie(udvd, movie, frames=[7, 2, 3, 8], block=3)))
+    np.testing.assert_allclose(some, everything[[7, 2, 3, 8]], atol=1e-5)
+    with pytest.raises(ParameterError, match="must lie in"):
+        next(denoise_movie(udvd, movie, frames=[9]))

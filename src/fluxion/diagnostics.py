@@ -167,49 +167,61 @@ def largest_square(mask: np.ndarray) -> tuple[slice, slice]:
 
 def vacuum_uniformity(denoised: Movie, vacuum_mask: np.ndarray, *,
                       lattice_spacings: Sequence[float] | None = None,
-                      threshold: float = 4.0, block: int = 8) -> dict[str, float | bool]:
+                      threshold: float = 0.01, ratio_threshold: float = 4.0,
+                      block: int = 8) -> dict[str, float | bool]:
     """Does a denoised movie's vacuum stay uniform, in real and in Fourier space?
 
     Real space: ``nonuniformity`` is the standard deviation of ``block`` x ``block`` means of
-    the time-averaged vacuum divided by its mean. Fourier space: the frames' power spectra over
-    the largest vacuum square (Hann window) are averaged; at every radius the strongest
-    frequency is compared with the median power of its ring (the radial background).
-    ``phantom_score`` is the largest such ratio, over the rings of ``lattice_spacings`` (pixels)
-    when given, else over all rings; ``passed`` is ``phantom_score < threshold``.
+    the time-averaged vacuum divided by its mean. Fourier space: over the largest vacuum square
+    (a fitted plane removed, Hann window) the frames' power spectra are averaged; at every
+    radius the strongest frequency is compared with its ring's median (the radial background).
+    ``phantom_ratio`` is that peak-to-background ratio and ``phantom_score`` the amplitude of
+    the excess, as a fraction of the vacuum mean: the contrast of an invented lattice fringe.
+    Only rings of ``lattice_spacings`` (pixels) are searched when given. The check fails when a
+    peak stands out (ratio >= ``ratio_threshold``) with contrast >= ``threshold``.
     """
     mask = _check_mask(vacuum_mask, denoised.shape)
     rows, cols = largest_square(mask)
     size = rows.stop - rows.start
     window = np.outer(np.hanning(size), np.hanning(size))
+    yy, xx = np.mgrid[0:size, 0:size]
+    design = np.column_stack([np.ones(size * size), yy.ravel(), xx.ravel()])
     power = np.zeros((size, size))
     mean_image = np.zeros(denoised.shape[1:])
     for chunk in iter_chunks(denoised):
         mean_image += chunk.sum(axis=0, dtype=np.float64)
-        patches = chunk[:, rows, cols].astype(np.float64)
-        patches -= patches.mean(axis=(1, 2), keepdims=True)
+        patches = chunk[:, rows, cols].astype(np.float64).reshape(len(chunk), -1)
+        plane = np.linalg.lstsq(design, patches.T, rcond=None)[0]
+        patches = (patches - (design @ plane).T).reshape(len(chunk), size, size)
         power += (np.abs(np.fft.fft2(patches * window)) ** 2).sum(axis=0)
     mean_image /= len(denoised)
     power = np.fft.fftshift(power / len(denoised))
     freq = np.fft.fftshift(np.fft.fftfreq(size))
-    radius = np.hypot(*np.meshgrid(freq, freq, indexing="ij")) * size  # in frequency bins
-    ring = np.round(radius).astype(int)
+    ring = np.round(np.hypot(*np.meshgrid(freq, freq, indexing="ij")) * size).astype(int)
     if lattice_spacings:
         wanted = {round(size / s) for s in lattice_spacings if s > 2}
         rings = sorted(r + k for r in wanted for k in (-1, 0, 1) if 3 <= r + k < size // 2)
     else:
         rings = list(range(3, size // 2))
-    score = 0.0
+    vacuum_mean = abs(float(mean_image[mask].mean())) or 1.0
+    ratio = contrast = 0.0
     for r in rings:
         values = power[ring == r]
-        if values.size >= 8:
-            score = max(score, float(values.max() / max(np.median(values), 1e-300)))
+        if values.size < 8:
+            continue
+        background = max(float(np.median(values)), 1e-300)
+        peak = float(values.max())
+        amplitude = 2 * np.sqrt(max(peak - background, 0.0)) / window.sum()
+        if amplitude / vacuum_mean > contrast:
+            contrast, ratio = amplitude / vacuum_mean, peak / background
     h, w = (s // block * block for s in mean_image.shape)
     blocks = mean_image[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
     inside = bin_mask(mask, block)
     vacuum_blocks = blocks[inside] if inside.sum() >= 2 else mean_image[mask]
     nonuniformity = float(vacuum_blocks.std() / abs(vacuum_blocks.mean()))
-    return {"nonuniformity": nonuniformity, "phantom_score": score,
-            "passed": bool(score < threshold), "fft_size": size}
+    passed = not (ratio >= ratio_threshold and contrast >= threshold)
+    return {"nonuniformity": nonuniformity, "phantom_score": contrast, "phantom_ratio": ratio,
+            "passed": passed, "fft_size": size}
 
 
 def sum_consistency(raw: Movie, denoised: Movie, *, n: int = 30) -> dict[str, float]:

@@ -10,7 +10,7 @@ output frames whose windows contain that triplet. Edge frames use reflected neig
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,8 +121,8 @@ def _resolve_tiling(model: Denoiser, shape: tuple[int, ...], tile: int | None,
 
 def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int | None = None,
                   overlap: int | None = None, batch: int = 4, device: str | None = None,
-                  block: int = 16, cache: bool = True,
-                  channels_last: bool = True) -> Iterator[np.ndarray]:
+                  block: int = 16, cache: bool = True, channels_last: bool = True,
+                  frames: Sequence[int] | None = None) -> Iterator[np.ndarray]:
     """Yield the denoised frames of ``movie`` one at a time, in order, as float32 (H, W).
 
     Parameters
@@ -141,6 +141,8 @@ def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int |
         ``cuda``, ``cpu``, ... (default: CUDA when available).
     cache
         Reuse UDVD first-stage features across the sliding window (same output, ~2x faster).
+    frames
+        Only these output frames (e.g. the test frames), in this order; default: all.
     """
     _check(model, movie)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -150,10 +152,14 @@ def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int |
     net = net.to(memory_format=memory_format)
     run = _cached_udvd if cache and isinstance(net, UDVD) and net.frames > 1 else _windows
     n, height, width = movie.shape
+    wanted = np.arange(n) if frames is None else np.asarray(list(frames), dtype=int)
+    if wanted.size and (wanted.min() < 0 or wanted.max() >= n):
+        raise ParameterError(f"frames to denoise must lie in [0, {n}), got {wanted.min()}.."
+                             f"{wanted.max()}.")
     with torch.inference_mode():
-        for start in progress(range(0, n, block), total=-(-n // block), desc="denoising",
-                              unit="block"):
-            targets = np.arange(start, min(start + block, n))
+        for start in progress(range(0, len(wanted), block), total=-(-len(wanted) // block),
+                              desc="denoising", unit="block"):
+            targets = wanted[start:start + block]
             out = np.empty((len(targets), height, width), np.float32)
             for piece in tiles:
                 (y0, y1, x0, x1), (ry0, _, rx0, _) = piece.core, piece.read
@@ -220,6 +226,6 @@ def _cached_udvd(net: UDVD, movie, targets: np.ndarray, region, batch: int, devi
                    for g in range(len(groups))]
         frame = net.fuse(groups, outputs)[..., :size[0], :size[1]] * std + mean
         yield i, frame[0, 0].float().cpu().numpy()
-        keep = set(triplets(int(t) + 1)) if i + 1 < len(targets) else set()
+        keep = set(triplets(int(targets[i + 1]))) if i + 1 < len(targets) else set()
         for key in [k for k in features if k not in keep]:
             del features[key]

@@ -63,8 +63,12 @@ def umse(denoised: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, *,
 
 
 def _to_db(mse: float | np.ndarray, peak: float) -> float | np.ndarray:
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(peak**2 / np.maximum(mse, 1e-300))
+    """10 log10(peak^2 / mse); +inf when an unsupervised MSE estimate is <= 0 (the denoiser's
+    error is below what the references can resolve)."""
+    mse = np.asarray(mse, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = np.where(mse > 0, 10 * np.log10(peak**2 / np.where(mse > 0, mse, 1.0)), np.inf)
+    return float(db) if db.ndim == 0 else db
 
 
 def upsnr(denoised: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, *, peak: float,

@@ -10,7 +10,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["movie_overview", "training_curves"]
+__all__ = [
+    "binned_frames",
+    "example_frames",
+    "frame_sums",
+    "migration_rates",
+    "movie_overview",
+    "noise_correlations",
+    "training_curves",
+    "upsnr_comparison",
+    "vacuum_spectra",
+]
 
 
 def _add_scale_bar(ax, width_px: int, pixel_size: float | None) -> None:
@@ -60,4 +70,131 @@ def training_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (counts$^2$)")
         ax.legend(fontsize=8)
+    return fig
+
+
+def upsnr_comparison(summary, *, title: str = "") -> Figure:
+    """uPSNR with its confidence interval per method, for each reference and region."""
+    scored = summary[summary["reference"] != "truth"]
+    panels = list(scored.groupby(["reference", "region"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, ((reference, region), group) in zip(axes[0], panels, strict=True):
+        y = np.arange(len(group))
+        values = group[["upsnr_low", "upsnr", "upsnr_high"]].to_numpy(float)
+        finite = values[np.isfinite(values)]
+        ceiling = (finite.max() if finite.size else 0.0) + 5  # uMSE <= 0: uPSNR = inf
+        values = np.where(np.isfinite(values), values, ceiling)
+        ax.errorbar(values[:, 1], y, xerr=[values[:, 1] - values[:, 0],
+                                           values[:, 2] - values[:, 1]], fmt="o", capsize=4)
+        unresolved = values[:, 1] >= ceiling
+        ax.plot(values[unresolved, 1], y[unresolved], ">", color="red",
+                label="uMSE <= 0 (beyond resolution)" if unresolved.any() else None)
+        if unresolved.any():
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set_yticks(y, group["method"])
+        ax.set_xlabel("uPSNR (dB), 90% CI")
+        ax.set_title(f"{reference} references, {region}", fontsize=10)
+        ax.invert_yaxis()
+    fig.suptitle(title)
+    return fig
+
+
+def example_frames(frames: dict[str, np.ndarray], *, title: str = "") -> Figure:
+    """One frame side by side: raw, every method's output, the ground truth if any."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 3.3),
+                             layout="constrained", squeeze=False)
+    reference = frames.get("truth", next(iter(frames.values())))
+    lo, hi = np.percentile(reference, [1, 99.5])
+    for ax, (name, frame) in zip(axes[0], frames.items(), strict=True):
+        window = np.percentile(frame, [1, 99.5]) if name == "raw" else (lo, hi)
+        ax.imshow(frame, cmap="gray", vmin=window[0], vmax=window[1])
+        ax.set_title(name, fontsize=10)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def noise_correlations(curves: dict[str, dict[str, np.ndarray]]) -> Figure:
+    """|Pearson r| of vacuum noise against pixel distance (both axes) and frame lag, log scale."""
+    fig, (space, time) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    for movie, c in curves.items():
+        line = space.semilogy(c["distance"], np.abs(c["horizontal"]) + 1e-6, "o-",
+                              label=f"{movie} horizontal")[0]
+        space.semilogy(c["distance"], np.abs(c["vertical"]) + 1e-6, "s--",
+                       color=line.get_color(), label=f"{movie} vertical")
+        time.semilogy(c["lag"], np.abs(c["temporal"]) + 1e-6, "o-", label=movie)
+    space.set_xlabel("pixel distance")
+    time.set_xlabel("frame lag")
+    for ax in (space, time):
+        ax.set_ylabel("|correlation| of vacuum noise")
+        ax.legend(fontsize=7)
+    space.set_title("between pixels")
+    time.set_title("between frames")
+    return fig
+
+
+def vacuum_spectra(raw: np.ndarray, denoised: np.ndarray, *, title: str = "") -> Figure:
+    """Mean vacuum frame and log power spectrum, raw vs denoised (phantom lattices show as
+    spots in the spectrum)."""
+    fig, axes = plt.subplots(2, 2, figsize=(7, 7), layout="constrained")
+    for row, (name, patches) in enumerate((("raw", raw), ("denoised", denoised))):
+        centred = patches - patches.mean(axis=(1, 2), keepdims=True)
+        power = np.fft.fftshift((np.abs(np.fft.fft2(centred)) ** 2).mean(axis=0))
+        axes[row, 0].imshow(patches.mean(axis=0), cmap="gray")
+        axes[row, 0].set_title(f"{name}: mean vacuum", fontsize=10)
+        axes[row, 1].imshow(np.log10(power + 1e-12), cmap="magma")
+        axes[row, 1].set_title(f"{name}: log power spectrum", fontsize=10)
+        for ax in axes[row]:
+            ax.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def frame_sums(raw_sum: np.ndarray, denoised_sum: np.ndarray, *, row: int, n: int,
+               title: str = "") -> Figure:
+    """n-frame sums of raw and denoised frames, and a line scan through ``row``."""
+    fig = plt.figure(figsize=(10, 6.5), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=[3, 2])
+    for col, (name, image) in enumerate((("raw", raw_sum), ("denoised", denoised_sum))):
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(image, cmap="gray")
+        ax.axhline(row, color="yellow", lw=0.8)
+        ax.set_title(f"sum of {n} {name} frames", fontsize=10)
+        ax.set_axis_off()
+    scan = fig.add_subplot(grid[1, :])
+    scan.plot(raw_sum[row], label="raw", alpha=0.7)
+    scan.plot(denoised_sum[row], label="denoised")
+    scan.set_xlabel("column (px)")
+    scan.set_ylabel(f"counts in {n} frames")
+    scan.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def binned_frames(raw: np.ndarray, binned: np.ndarray, *, snr: tuple[float, float],
+                  title: str = "") -> Figure:
+    """A raw frame next to the same data binned 3x3 in space and 4 frames in time."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained")
+    for ax, image, name, value in zip(axes, (raw, binned), ("raw frame", "3x3 + 4-frame bin"),
+                                      snr, strict=True):
+        ax.imshow(image, cmap="gray")
+        ax.set_title(f"{name}: vacuum SNR {value:.2f}", fontsize=10)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def migration_rates(energies: np.ndarray, beam: np.ndarray, thermal: np.ndarray,
+                    crossover: float, *, conditions: str = "") -> Figure:
+    """Beam-driven and thermal jump rates against activation energy, with their crossover."""
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.semilogy(energies, beam, label="beam-driven (knock-on)")
+    ax.semilogy(energies, thermal, label="thermal, A exp(-Ea/kT)")
+    ax.axvline(crossover, color="grey", ls=":", label=f"crossover {crossover:.2f} eV")
+    ax.set_xlabel("activation energy Ea (eV)")
+    ax.set_ylabel("jump rate (1/s)")
+    ax.set_ylim(1e-8, 1e12)
+    ax.set_title(conditions, fontsize=9)
+    ax.legend()
     return fig

@@ -34,8 +34,11 @@ __all__ = [
     "RegisteredModelNotFoundError",
     "find_champion",
     "flatten_params",
+    "latest_models",
     "load_registered_model",
+    "log_method_runs",
     "log_trained_model",
+    "promote_champion",
     "resolve_model",
     "set_alias",
 ]
@@ -173,3 +176,55 @@ def resolve_model(names: Iterable[str], *, alias: str = CHAMPION,
     name, version = found
     model = load_registered_model(name, version=version)
     return model, {"name": name, "version": version, "chosen_by": chosen_by}
+
+
+def latest_models(names: Iterable[str], *, alias: str = CHAMPION) -> dict[str, dict[str, Any]]:
+    """The newest version of every registered model in ``names`` that has one, plus the
+    ``alias`` holder when it is an older version. Keyed by a label (the name, or
+    ``<name> v<version>`` for an older champion); values hold model, name, version and
+    ``champion`` (bool)."""
+    names = list(names)
+    champion = find_champion(names, alias)
+    found: dict[str, dict[str, Any]] = {}
+    for name in names:
+        version = newest_version(name)
+        if version is not None:
+            found[name] = {"model": load_registered_model(name, version=version), "name": name,
+                           "version": version, "champion": champion == (name, version)}
+    if champion is not None and not any(c["champion"] for c in found.values()):
+        name, version = champion
+        found[f"{name} v{version}"] = {"model": load_registered_model(name, version=version),
+                                       "name": name, "version": version, "champion": True}
+    return found
+
+
+def promote_champion(name: str, version: str | int, names: Iterable[str], *,
+                     alias: str = CHAMPION) -> None:
+    """Give ``alias`` to ``name`` version ``version`` and take it from every other model in
+    ``names``, so exactly one version across Fluxion's registered models holds it."""
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, alias, str(version))
+    for other in names:
+        if other == name:
+            continue
+        try:
+            client.get_model_version_by_alias(other, alias)
+        except MlflowException:
+            continue
+        client.delete_registered_model_alias(other, alias)
+    log.info("%s version %s is now the %s", name, version, alias)
+
+
+def log_method_runs(methods: dict[str, dict[str, Any]], *, prefix: str = "evaluate") -> None:
+    """One MLflow run per method, named ``<prefix> <method>``, with the method's ``params`` and
+    ``metrics`` (the same metric names for every method, so MLflow's compare view lines them
+    up) and optional ``artifacts`` (file paths). Nested under the active run if any."""
+    for method, content in methods.items():
+        with mlflow.start_run(run_name=f"{prefix} {method}",
+                              nested=mlflow.active_run() is not None):
+            mlflow.set_tags({"fluxion.kind": prefix, "fluxion.method": method})
+            mlflow.log_params(content.get("params", {}))
+            mlflow.log_metrics({k: float(v) for k, v in content.get("metrics", {}).items()
+                                if v is not None and np.isfinite(v)})
+            for artifact in content.get("artifacts", []):
+                mlflow.log_artifact(str(artifact))

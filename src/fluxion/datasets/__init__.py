@@ -4,10 +4,19 @@ denoisers, MP4 previews."""
 from fluxion.datasets.arrays import NpzDataset
 from fluxion.datasets.models import TrainedModelDataset
 from fluxion.datasets.movies import FrameStream, MovieFolderDataset, MovieLoader
-from fluxion.datasets.registry import RegisteredModelDataset, VideoFolderDataset
+from fluxion.datasets.registry import (
+    ChampionAliasDataset,
+    LatestModelsDataset,
+    MethodRunsDataset,
+    RegisteredModelDataset,
+    VideoFolderDataset,
+)
 
 __all__ = [
+    "ChampionAliasDataset",
     "FrameStream",
+    "LatestModelsDataset",
+    "MethodRunsDataset",
     "MovieFolderDataset",
     "MovieLoader",
     "NpzDataset",

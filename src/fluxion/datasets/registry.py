@@ -1,15 +1,24 @@
-"""Registered denoisers as Kedro datasets: load the champion, write MP4 previews."""
+"""MLflow registry and runs as Kedro datasets (champion, candidates, alias, per-method runs),
+and MP4 previews."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.io import AbstractDataset
 
 from fluxion.models import Denoiser
 from fluxion.preview import write_video
-from fluxion.tracking import CHAMPION, resolve_model
+from fluxion.tracking import (
+    CHAMPION,
+    find_champion,
+    latest_models,
+    log_method_runs,
+    promote_champion,
+    resolve_model,
+)
 
 
 class RegisteredModelDataset(AbstractDataset[None, tuple[Denoiser, dict[str, str]]]):
@@ -60,3 +69,62 @@ class VideoFolderDataset(AbstractDataset[dict[str, Any], list[str]]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._filepath), "fps": self._fps}
+
+
+class LatestModelsDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
+    """The newest registered version of each of ``names`` (and the ``alias`` holder if older):
+    the candidates an evaluation compares. Read-only; empty when nothing is registered."""
+
+    def __init__(self, *, names: list[str], alias: str = CHAMPION,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._names, self._alias = list(names), alias
+        self.metadata = metadata
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        return latest_models(self._names, alias=self._alias)
+
+    def save(self, data: Any) -> None:
+        raise NotImplementedError("LatestModelsDataset is read-only.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"names": self._names, "alias": self._alias}
+
+
+class ChampionAliasDataset(AbstractDataset[dict[str, Any], tuple[str, str] | None]):
+    """Saving ``{"promote": True, "name": ..., "version": ...}`` moves ``alias`` to that version
+    (and off every other model in ``names``); loading gives the current holder."""
+
+    def __init__(self, *, names: list[str], alias: str = CHAMPION,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._names, self._alias = list(names), alias
+        self.metadata = metadata
+
+    def load(self) -> tuple[str, str] | None:
+        return find_champion(self._names, self._alias)
+
+    def save(self, data: dict[str, Any]) -> None:
+        if data.get("promote"):
+            promote_champion(data["name"], data["version"], self._names, alias=self._alias)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"names": self._names, "alias": self._alias}
+
+
+class MethodRunsDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
+    """Saving ``{method: {params, metrics}}`` logs one MLflow run per method (nested under the
+    Kedro run) when tracking is active; otherwise nothing."""
+
+    def __init__(self, *, prefix: str = "evaluate",
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._prefix = prefix
+        self.metadata = metadata
+
+    def load(self) -> None:
+        raise NotImplementedError("MethodRunsDataset is write-only: see the runs in MLflow.")
+
+    def save(self, data: dict[str, dict[str, Any]]) -> None:
+        if mlflow.active_run() is not None:
+            log_method_runs(data, prefix=self._prefix)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"prefix": self._prefix}

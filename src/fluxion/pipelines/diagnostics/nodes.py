@@ -1,0 +1,104 @@
+"""Thin nodes of the diagnostics pipeline; the science is in fluxion.diagnostics / physics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fluxion.datasets.movies import MovieLoader
+from fluxion.diagnostics import (
+    bin_frames,
+    bin_mask,
+    largest_square,
+    noise_correlation,
+    sum_frames,
+    vacuum_snr,
+)
+from fluxion.physics import (
+    beam_jump_rate,
+    crossover_energy,
+    knock_on_max_energy,
+    thermal_jump_rate,
+)
+from fluxion.plots import (
+    binned_frames,
+    frame_sums,
+    migration_rates,
+    noise_correlations,
+    vacuum_spectra,
+)
+
+log = logging.getLogger(__name__)
+
+
+def measure_noise_correlation(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
+                              options: dict[str, Any]
+                              ) -> tuple[pd.DataFrame, Figure, dict[str, dict[str, float]]]:
+    """Vacuum noise correlation of every raw movie against distance and lag."""
+    curves, rows, metrics = {}, [], {}
+    for name, info in movie_info.items():
+        movie = MovieLoader(info["copy"])()
+        curve = noise_correlation(movie, masks[f"{name}.vacuum"],
+                                  max_distance=options["max_distance"],
+                                  max_lag=min(options["max_lag"], len(movie) - 1))
+        curves[name] = curve
+        for axis, steps in (("horizontal", "distance"), ("vertical", "distance"),
+                            ("temporal", "lag")):
+            rows += [{"movie": name, "axis": axis, "step": int(s), "correlation": float(r)}
+                     for s, r in zip(curve[steps], curve[axis], strict=True)]
+        metrics[f"{name}.neighbour_correlation"] = {
+            "value": float((curve["horizontal"][0] + curve["vertical"][0]) / 2), "step": 0}
+        metrics[f"{name}.frame_correlation"] = {"value": float(curve["temporal"][0]), "step": 0}
+    return pd.DataFrame(rows), noise_correlations(curves), metrics
+
+
+def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
+                             denoised: dict[str, MovieLoader], options: dict[str, Any],
+                             ) -> tuple[dict[str, Figure], dict[str, Figure], dict[str, Figure]]:
+    """Per movie: vacuum spectra raw vs denoised, n-frame sums with a line scan through the
+    particle, and a raw frame next to its 3x3 + 4-frame binning."""
+    spectra, sums, binned = {}, {}, {}
+    for name, info in movie_info.items():
+        raw = MovieLoader(info["copy"])()
+        vacuum, particle = masks[f"{name}.vacuum"], masks[f"{name}.particle"]
+        n = min(options["sum_frames"], len(raw))
+        space, time = options["bin_space"], options["bin_time"]
+        binned_movie = bin_frames(raw[: 4 * time], space=space, time=time)
+        binned[f"{name}.png"] = binned_frames(
+            raw[0], binned_movie[0], title=name,
+            snr=(vacuum_snr(raw[:n], vacuum), vacuum_snr(binned_movie,
+                                                         bin_mask(vacuum, space))))
+        if name not in denoised:
+            log.warning("%s has no denoised movie; run `kedro run --pipeline denoise` for the "
+                        "raw-vs-denoised diagnostics.", name)
+            continue
+        clean = denoised[name]()
+        rows, cols = largest_square(vacuum)
+        frames = np.arange(min(options["spectrum_frames"], len(raw)))
+        spectra[f"{name}.png"] = vacuum_spectra(np.asarray(raw[frames])[:, rows, cols],
+                                                np.asarray(clean[frames])[:, rows, cols],
+                                                title=name)
+        row = int(np.argwhere(particle)[:, 0].mean()) if particle.any() else raw.shape[1] // 2
+        sums[f"{name}.png"] = frame_sums(sum_frames(raw[:n], n)[0], sum_frames(clean[:n], n)[0],
+                                         row=row, n=n, title=name)
+    return spectra, sums, binned
+
+
+def beam_versus_thermal(conditions: dict[str, Any]) -> tuple[Figure, dict[str, Any]]:
+    """Jump rates against activation energy at the recording conditions, and their crossover."""
+    beam_args = {k: conditions[k] for k in ("dose_rate", "E0_keV", "mass_u", "Z")}
+    emax = knock_on_max_energy(conditions["E0_keV"], conditions["mass_u"])
+    energies = np.linspace(0.05, emax * 0.999, 400)
+    crossover = crossover_energy(**beam_args, T_K=conditions["T_K"],
+                                 attempt_hz=conditions["attempt_hz"])
+    figure = migration_rates(
+        energies, beam_jump_rate(energies, **beam_args),
+        thermal_jump_rate(energies, T_K=conditions["T_K"], attempt_hz=conditions["attempt_hz"]),
+        crossover, conditions=(f"{conditions['E0_keV']:g} kV, {conditions['dose_rate']:g} "
+                               f"e/A^2/s, M = {conditions['mass_u']:g} u, T = "
+                               f"{conditions['T_K']:g} K; Emax = {emax:.2f} eV"))
+    return figure, {"knock_on_max_energy_eV": emax, "crossover_energy_eV": crossover}

@@ -1,0 +1,144 @@
+"""Thin nodes of the evaluation pipeline; the science is in fluxion.evaluation / metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fluxion.datasets.movies import MovieLoader
+from fluxion.evaluation import artifact_checks, score_methods, summarise_scores
+from fluxion.inference import denoise_movie
+from fluxion.metrics import movie_peak
+from fluxion.models import Denoiser, GaussianDenoiser
+from fluxion.plots import example_frames, upsnr_comparison
+
+log = logging.getLogger(__name__)
+
+
+def methods_to_compare(candidates: dict[str, dict[str, Any]],
+                       gaussian_sigma: float) -> dict[str, Denoiser]:
+    """The registered candidates (newest of each, and the champion) plus the Gaussian filter."""
+    methods = {label: entry["model"] for label, entry in candidates.items()}
+    if not methods:
+        log.warning("no registered model to evaluate: only the Gaussian filter is scored. Run "
+                    "`kedro run --pipeline training` first.")
+    return {**methods, "gaussian": GaussianDenoiser(gaussian_sigma)}
+
+
+def _truth(meta: dict[str, Any]):
+    path = meta.get("ground_truth")
+    return np.load(path, mmap_mode="r") if path else None
+
+
+def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
+                    methods: dict[str, Denoiser], options: dict[str, Any],
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-frame scores, the comparison table (uPSNR with CIs, PSNR/SSIM) and artifact checks
+    of every method on every movie's test frames."""
+    per_frame, comparison, checks = [], [], []
+    for name, info in movie_info.items():
+        movie = MovieLoader(info["copy"])()
+        test = info["splits"]["test"]
+        peak = movie_peak(movie)
+        scores = score_methods(movie, methods, test=test, particle_mask=masks[f"{name}.particle"],
+                               truth=_truth(info["metadata"]), seed=options["seed"],
+                               spatial=options["spatial"],
+                               shared_references=options["shared_references"])
+        per_frame.append(scores.assign(movie=name))
+        comparison.append(summarise_scores(scores, peak=peak, level=options["level"],
+                                           n_bootstrap=options["bootstrap"],
+                                           seed=options["seed"]).assign(movie=name))
+        checks.append(artifact_checks(
+            movie, methods, test=test, vacuum_mask=masks[f"{name}.vacuum"],
+            lattice_spacings=options["lattice_spacings"],
+            phantom_threshold=options["phantom_threshold"],
+            sum_frames=options["sum_frames"]).assign(movie=name))
+    return pd.concat(per_frame), pd.concat(comparison), pd.concat(checks)
+
+
+def comparison_figures(comparison: pd.DataFrame) -> dict[str, Figure]:
+    """uPSNR with CI bars per movie."""
+    return {f"{movie}.png": upsnr_comparison(group, title=movie)
+            for movie, group in comparison.groupby("movie", sort=False)}
+
+
+def example_frame_figures(movie_info: dict[str, Any], methods: dict[str, Denoiser],
+                          ) -> dict[str, Figure]:
+    """The first test frame of every movie: raw, each method, the ground truth if any."""
+    figures = {}
+    for name, info in movie_info.items():
+        movie = MovieLoader(info["copy"])()
+        t = info["splits"]["test"][0]
+        frames = {"raw": np.asarray(movie[t])}
+        for label, model in methods.items():
+            frames[label] = next(denoise_movie(model, movie, frames=[t]))
+        truth = _truth(info["metadata"])
+        if truth is not None:
+            frames["truth"] = np.asarray(truth[t])
+        figures[f"{name}.png"] = example_frames(frames, title=f"{name}, frame {t}")
+    return figures
+
+
+def _method_metrics(comparison: pd.DataFrame, checks: pd.DataFrame, method: str
+                    ) -> dict[str, float]:
+    """The same metric names for every method: means over movies (and per movie)."""
+    metrics: dict[str, float] = {}
+    rows = comparison[comparison["method"] == method]
+    for (reference, region), group in rows.groupby(["reference", "region"]):
+        if reference == "truth":
+            metrics[f"psnr_{region}"] = float(group["psnr"].mean())
+            if region == "frame" and "ssim" in group:
+                metrics["ssim"] = float(group["ssim"].mean())
+        else:
+            metrics[f"upsnr_{reference}_{region}"] = float(group["upsnr"].mean())
+            for _, row in group.iterrows():
+                metrics[f"{row['movie']}.upsnr_{reference}_{region}"] = float(row["upsnr"])
+    method_checks = checks[checks["method"] == method]
+    for key in ("vacuum_snr_gain", "phantom_score", "nonuniformity", "sum_correlation",
+                "sum_relative_bias"):
+        metrics[key] = float(method_checks[key].mean())
+    return metrics
+
+
+def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
+                candidates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One MLflow run per method: which model version, and identically named metrics."""
+    runs = {}
+    for method in comparison["method"].unique():
+        entry = candidates.get(method, {})
+        params = {"registered_model": entry.get("name", "none"),
+                  "model_version": entry.get("version", "none"),
+                  "movies": ",".join(sorted(comparison["movie"].unique()))}
+        runs[method] = {"params": params, "metrics": _method_metrics(comparison, checks, method)}
+    return runs
+
+
+def choose_champion(comparison: pd.DataFrame, candidates: dict[str, dict[str, Any]],
+                    metric: str) -> dict[str, Any]:
+    """The best trained method by ``metric`` (e.g. upsnr_temporal_particle: the lowest mean
+    temporal uMSE inside the particle, over movies) becomes the champion when it beats the
+    current one (or there is none). Ranking by uMSE keeps estimates <= 0 (uPSNR = inf) in
+    order."""
+    reference, region = metric.removeprefix("upsnr_").split("_")
+    rows = comparison[(comparison["reference"] == reference)
+                      & (comparison["region"] == region)
+                      & comparison["method"].isin(list(candidates))]
+    if rows.empty:
+        return {"promote": False, "reason": "no registered model was evaluated"}
+    scores = rows.groupby("method")["umse"].mean().sort_values()
+    best = scores.index[0]
+    current = next((label for label, c in candidates.items() if c["champion"]), None)
+    choice = {"metric": metric, "mean_umse": scores.to_dict(), "best": best,
+              "name": candidates[best]["name"], "version": candidates[best]["version"],
+              "previous": current}
+    if current == best:
+        return {**choice, "promote": False, "reason": "the champion is still the best"}
+    if current is not None and scores[best] >= scores.get(current, np.inf):
+        return {**choice, "promote": False, "reason": "no method beats the champion"}
+    log.info("promoting %s version %s to champion (mean uMSE %.4g for %s)", choice["name"],
+             choice["version"], scores[best], metric)
+    return {**choice, "promote": True, "reason": f"{best} has the best {metric}"}
