@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import run_pipeline
-from fluxion.datasets import MovieFolderDataset, RegisteredModelDataset, VideoFolderDataset
+from fluxion.datasets import (
+    ChampionAliasDataset,
+    MovieFolderDataset,
+    RegisteredModelDataset,
+    VideoFolderDataset,
+)
 from fluxion.inference import denoise_movie
 from fluxion.io import read_movie
 from fluxion.pipelines.denoise import create_pipeline
@@ -28,6 +33,7 @@ def _run(tmp_path, movie_info):
     from kedro.io import MemoryDataset
 
     datasets["movie_info"] = MemoryDataset(movie_info)
+    datasets["champion_alias"] = ChampionAliasDataset(names=NAMES)
     params = {"denoise": {"movies": None, "tile": None, "overlap": None, "batch": 2,
                           "block": 4, "device": None}, "preview": {"scale": 1}}
     return run_pipeline(create_pipeline(), datasets, params)
@@ -47,6 +53,7 @@ def test_champion_denoises_every_movie_with_previews(tmp_path, tracking):
     report = catalog.load("denoise_report")
     assert report["model"] == {"name": "fluxion-udvd", "version": "1",
                                "chosen_by": "alias 'champion'"}
+    assert report["champion"] == ["fluxion-udvd", "1"]
     expected = np.stack(list(denoise_movie(result.model, movie)))
     np.testing.assert_allclose(read_movie(tmp_path / "denoised" / "m.tif"), expected,
                                atol=1e-5)

@@ -43,42 +43,63 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_registry_lists_the_pipelines(project):
     listed = kedro(project, "registry", "list").stdout
-    assert "- ingestion" in listed and "- __default__" in listed
+    for name in ("__default__", "ingestion", "training", "denoise", "evaluation",
+                 "diagnostics"):
+        assert f"- {name}" in listed
 
 
-def test_ingestion_run_is_tracked_in_mlflow(project):
-    kedro(project, "run", "--pipeline", "ingestion")
+TINY = ",".join([
+    "training.common.epochs=1", "training.common.steps_per_epoch=2",
+    "training.common.validation_crops=2", "training.common.crop=32",
+    "training.methods.udvd.architecture.width=4",
+    "training.methods.udvd.architecture.triplet_channels=4",
+    "training.methods.udvd_single.architecture.width=4",
+    "training.methods.n2n.architecture.width=4", "evaluation.bootstrap=100",
+])
+
+
+def test_the_whole_story_runs_and_is_tracked(project):
+    """`kedro run`: every pipeline in order on the demo, with tiny networks."""
+    kedro(project, "run", "--params", TINY)
     summary = (project / "data/08_reporting/ingestion_summary.csv").read_text()
     assert summary.count("demo_") == 3
     assert (project / "data/08_reporting/ingestion/demo_large.png").stat().st_size > 10_000
+    for movie in ("demo_small", "demo_medium", "demo_large"):
+        assert (project / f"data/07_model_output/denoised/{movie}.tif").is_file()
+        assert (project / f"data/07_model_output/previews/{movie}.mp4").is_file()
+        assert (project / f"data/08_reporting/diagnostics/frame_sum/{movie}.png").is_file()
+    assert (project / "data/08_reporting/training_curves.png").is_file()
+    comparison = (project / "data/08_reporting/evaluation/method_comparison.csv").read_text()
+    assert all(m in comparison for m in ("udvd", "udvd-single", "n2n", "gaussian"))
 
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
-    experiment = client.get_experiment_by_name("fluxion")
-    [run] = client.search_runs([experiment.experiment_id])
-    assert run.info.status == "FINISHED"
-    assert run.data.params["ingestion.splits.window"] == "5"
-    assert run.data.metrics["ingestion.demo_small.vacuum_snr"] == pytest.approx(1.44, abs=0.05)
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "ingestion")}
-    assert "ingestion/ingestion_summary.csv" in artifacts
-
-
-def test_training_run_registers_three_models(project):
-    tiny = ("training.common.epochs=1,training.common.steps_per_epoch=2,"
-            "training.common.validation_crops=2,training.common.crop=32")
-    kedro(project, "run", "--pipeline", "training", "--params", tiny)
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
     names = {m.name for m in client.search_registered_models()}
     assert names == {"fluxion-udvd", "fluxion-udvd-single", "fluxion-n2n"}
+    holders = [m.name for m in client.search_registered_models() if "champion" in m.aliases]
+    assert len(holders) == 1  # exactly one champion across Fluxion's models
     experiment = client.get_experiment_by_name("fluxion")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert {"udvd", "udvd-single", "n2n"} <= set(runs)
-    assert runs["udvd"].data.params["architecture.width"] == "16"
+    assert {"udvd", "udvd-single", "n2n", "evaluate udvd", "evaluate gaussian"} <= set(runs)
+    assert runs["udvd"].data.params["architecture.width"] == "4"
     assert "val_loss" in runs["n2n"].data.metrics
-    assert (project / "data/08_reporting/training_curves.png").is_file()
+    assert set(runs["evaluate udvd"].data.metrics) == set(runs["evaluate gaussian"].data.metrics)
+    parent = runs["__default__"]
+    assert parent.data.params["ingestion.splits.window"] == "5"
+    assert parent.data.metrics["ingestion.demo_small.vacuum_snr"] == pytest.approx(1.44,
+                                                                                  abs=0.05)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "ingestion")}
+    assert "ingestion/ingestion_summary.csv" in artifacts
+
+
+def test_evaluation_alone_keeps_a_single_champion(project):
+    kedro(project, "run", "--pipeline", "evaluation", "--params", "evaluation.bootstrap=100")
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
+    holders = [m.name for m in client.search_registered_models() if "champion" in m.aliases]
+    assert len(holders) == 1
 
 
 def test_viz_build_writes_a_static_site(project):

@@ -34,7 +34,6 @@ __all__ = [
     "RegisteredModelNotFoundError",
     "find_champion",
     "flatten_params",
-    "latest_models",
     "load_registered_model",
     "log_method_runs",
     "log_trained_model",
@@ -176,26 +175,6 @@ def resolve_model(names: Iterable[str], *, alias: str = CHAMPION,
     name, version = found
     model = load_registered_model(name, version=version)
     return model, {"name": name, "version": version, "chosen_by": chosen_by}
-
-
-def latest_models(names: Iterable[str], *, alias: str = CHAMPION) -> dict[str, dict[str, Any]]:
-    """The newest version of every registered model in ``names`` that has one, plus the
-    ``alias`` holder when it is an older version. Keyed by a label (the name, or
-    ``<name> v<version>`` for an older champion); values hold model, name, version and
-    ``champion`` (bool)."""
-    names = list(names)
-    champion = find_champion(names, alias)
-    found: dict[str, dict[str, Any]] = {}
-    for name in names:
-        version = newest_version(name)
-        if version is not None:
-            found[name] = {"model": load_registered_model(name, version=version), "name": name,
-                           "version": version, "champion": champion == (name, version)}
-    if champion is not None and not any(c["champion"] for c in found.values()):
-        name, version = champion
-        found[f"{name} v{version}"] = {"model": load_registered_model(name, version=version),
-                                       "name": name, "version": version, "champion": True}
-    return found
 
 
 def promote_champion(name: str, version: str | int, names: Iterable[str], *,

@@ -6,7 +6,6 @@ from fluxion.datasets.models import TrainedModelDataset
 from fluxion.datasets.movies import FrameStream, MovieFolderDataset, MovieLoader
 from fluxion.datasets.registry import (
     ChampionAliasDataset,
-    LatestModelsDataset,
     MethodRunsDataset,
     RegisteredModelDataset,
     VideoFolderDataset,
@@ -15,7 +14,6 @@ from fluxion.datasets.registry import (
 __all__ = [
     "ChampionAliasDataset",
     "FrameStream",
-    "LatestModelsDataset",
     "MethodRunsDataset",
     "MovieFolderDataset",
     "MovieLoader",

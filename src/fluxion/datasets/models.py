@@ -19,7 +19,8 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
 
     ``save`` writes the best weights with their history to ``filepath`` and, when an MLflow run
     is active (every ``kedro run`` with kedro-mlflow), logs a nested run for the model and
-    registers it as ``registered_model_name``.
+    registers it as ``registered_model_name``; the registered name and version are kept in the
+    file, and the loaded model carries them as ``model.registered`` (None if unregistered).
     """
 
     def __init__(self, *, filepath: str, registered_model_name: str | None = None,
@@ -30,14 +31,20 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
         self.metadata = metadata
 
     def load(self) -> Denoiser:
-        return load_denoiser(self._filepath)[0]
+        model, extra = load_denoiser(self._filepath)
+        model.registered = extra.get("registered")
+        return model
 
     def save(self, result) -> None:
-        save_denoiser(self._filepath, result.model, history=result.history,
-                      summary=result.summary(), config=asdict(result.config))
+        extra = {"history": result.history, "summary": result.summary(),
+                 "config": asdict(result.config)}
+        save_denoiser(self._filepath, result.model, **extra)
         if mlflow.active_run() is not None:
-            log_trained_model(result, registered_model_name=self._registered_model_name,
-                              run_name=self._run_name, artifacts=[self._filepath])
+            version = log_trained_model(result, registered_model_name=self._registered_model_name,
+                                        run_name=self._run_name, artifacts=[self._filepath])
+            if version is not None:
+                save_denoiser(self._filepath, result.model, **extra, registered={
+                    "name": self._registered_model_name, "version": version})
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -13,8 +13,8 @@ from fluxion.models import Denoiser
 from fluxion.preview import write_video
 from fluxion.tracking import (
     CHAMPION,
+    RegisteredModelNotFoundError,
     find_champion,
-    latest_models,
     log_method_runs,
     promote_champion,
     resolve_model,
@@ -29,12 +29,19 @@ class RegisteredModelDataset(AbstractDataset[None, tuple[Denoiser, dict[str, str
     """
 
     def __init__(self, *, names: list[str], alias: str = CHAMPION, fallback: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 required: bool = True, metadata: dict[str, Any] | None = None) -> None:
         self._names, self._alias, self._fallback = list(names), alias, fallback
+        self._required = required
         self.metadata = metadata
 
-    def load(self) -> tuple[Denoiser, dict[str, str]]:
-        return resolve_model(self._names, alias=self._alias, fallback=self._fallback)
+    def load(self) -> tuple[Denoiser, dict[str, str]] | None:
+        """The model and where it came from; None when there is none and not ``required``."""
+        try:
+            return resolve_model(self._names, alias=self._alias, fallback=self._fallback)
+        except RegisteredModelNotFoundError:
+            if self._required:
+                raise
+            return None
 
     def save(self, data: Any) -> None:
         raise NotImplementedError("RegisteredModelDataset is read-only: models are registered "
@@ -69,25 +76,6 @@ class VideoFolderDataset(AbstractDataset[dict[str, Any], list[str]]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._filepath), "fps": self._fps}
-
-
-class LatestModelsDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
-    """The newest registered version of each of ``names`` (and the ``alias`` holder if older):
-    the candidates an evaluation compares. Read-only; empty when nothing is registered."""
-
-    def __init__(self, *, names: list[str], alias: str = CHAMPION,
-                 metadata: dict[str, Any] | None = None) -> None:
-        self._names, self._alias = list(names), alias
-        self.metadata = metadata
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        return latest_models(self._names, alias=self._alias)
-
-    def save(self, data: Any) -> None:
-        raise NotImplementedError("LatestModelsDataset is read-only.")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"names": self._names, "alias": self._alias}
 
 
 class ChampionAliasDataset(AbstractDataset[dict[str, Any], tuple[str, str] | None]):

@@ -24,8 +24,13 @@ def chosen_movies(movie_info: dict[str, Any], movies: list[str] | None) -> dict[
 
 
 def denoise_movies(movie_info: dict[str, Any], registered: tuple[Denoiser, dict[str, str]],
-                   options: dict[str, Any]) -> tuple[dict[str, FrameStream], dict[str, Any]]:
-    """Stream every chosen movie through the registered model (written by the catalog)."""
+                   champion: tuple[str, str] | None, options: dict[str, Any],
+                   ) -> tuple[dict[str, FrameStream], dict[str, Any]]:
+    """Stream every chosen movie through the registered model (written by the catalog).
+
+    ``champion`` is the alias holder after evaluation (so that, run together, denoising waits
+    for the evaluation's verdict); it is recorded in the report.
+    """
     model, which = registered
     movies = chosen_movies(movie_info, options.get("movies"))
     settings = {k: options[k] for k in ("tile", "overlap", "batch", "block", "device")
@@ -33,7 +38,8 @@ def denoise_movies(movie_info: dict[str, Any], registered: tuple[Denoiser, dict[
     streams = {name: FrameStream(partial(denoise_movie, model, MovieLoader(info["copy"])(),
                                          **settings), n_frames=info["shape"][0])
                for name, info in movies.items()}
-    report = {"model": which, "movies": sorted(movies), "settings": settings}
+    report = {"model": which, "champion": list(champion) if champion else None,
+              "movies": sorted(movies), "settings": settings}
     return streams, report
 
 

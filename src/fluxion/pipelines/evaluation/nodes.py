@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -16,17 +15,29 @@ from fluxion.metrics import movie_peak
 from fluxion.models import Denoiser, GaussianDenoiser
 from fluxion.plots import example_frames, upsnr_comparison
 
-log = logging.getLogger(__name__)
 
+def methods_to_compare(udvd: Denoiser, udvd_single: Denoiser, n2n: Denoiser,
+                       champion: tuple[Denoiser, dict[str, str]] | None, gaussian_sigma: float,
+                       ) -> tuple[dict[str, Denoiser], dict[str, dict[str, Any]]]:
+    """The trained models, the current champion if it is none of them, and the Gaussian filter.
 
-def methods_to_compare(candidates: dict[str, dict[str, Any]],
-                       gaussian_sigma: float) -> dict[str, Denoiser]:
-    """The registered candidates (newest of each, and the champion) plus the Gaussian filter."""
-    methods = {label: entry["model"] for label, entry in candidates.items()}
-    if not methods:
-        log.warning("no registered model to evaluate: only the Gaussian filter is scored. Run "
-                    "`kedro run --pipeline training` first.")
-    return {**methods, "gaussian": GaussianDenoiser(gaussian_sigma)}
+    Returns the methods by label and, for registered ones, {name, version, champion}.
+    """
+    holder = (champion[1]["name"], champion[1]["version"]) if champion else None
+    methods: dict[str, Denoiser] = {}
+    candidates: dict[str, dict[str, Any]] = {}
+    for label, model in (("udvd", udvd), ("udvd-single", udvd_single), ("n2n", n2n)):
+        methods[label] = model
+        registered = getattr(model, "registered", None)
+        if registered:
+            candidates[label] = {**registered, "champion": (registered["name"],
+                                                            registered["version"]) == holder}
+    if holder and not any(c["champion"] for c in candidates.values()):
+        label = f"champion ({holder[0]} v{holder[1]})"
+        methods[label] = champion[0]
+        candidates[label] = {"name": holder[0], "version": holder[1], "champion": True}
+    methods["gaussian"] = GaussianDenoiser(gaussian_sigma)
+    return methods, candidates
 
 
 def _truth(meta: dict[str, Any]):
@@ -139,6 +150,4 @@ def choose_champion(comparison: pd.DataFrame, candidates: dict[str, dict[str, An
         return {**choice, "promote": False, "reason": "the champion is still the best"}
     if current is not None and scores[best] >= scores.get(current, np.inf):
         return {**choice, "promote": False, "reason": "no method beats the champion"}
-    log.info("promoting %s version %s to champion (mean uMSE %.4g for %s)", choice["name"],
-             choice["version"], scores[best], metric)
     return {**choice, "promote": True, "reason": f"{best} has the best {metric}"}
