@@ -11,10 +11,11 @@ Speed: a component can only merge at a pixel whose lower 8-neighbours fall into 
 separate groups of its 3x3 ring (a 256-entry table says how many). One branch-free pass finds
 every pixel's lower-neighbour mask and those merge pixels, a few percent of a smoothed frame;
 only they are sorted and run through a union-find over the minima that one member of each
-group drains to (along descending paths, compressed as they are found), with the elder rule. Smoothing is a compiled separable filter with
-scikit-image's ``gaussian(..., preserve_range=True)`` semantics (nearest edges, 4 sigma
-truncation, float64). Frames of a series run in parallel threads (numba releases the GIL),
-each thread reusing its buffers; a Dask cluster takes the series when one is given.
+group drains to (along descending paths, compressed as they are found), with the elder rule.
+Smoothing is a compiled separable filter with scikit-image's
+``gaussian(..., preserve_range=True)`` semantics (nearest edges, 4 sigma truncation, float64).
+Frames of a series run in parallel threads (numba releases the GIL), each thread reusing its
+buffers; a Dask cluster takes the series when one is given.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _ring_groups() -> np.ndarray:
         members = [i for i in range(8) if mask >> i & 1]
         parent = {i: i for i in members}
 
-        def find(i: int) -> int:
+        def find(i: int, parent: dict[int, int] = parent) -> int:
             while parent[i] != i:
                 i = parent[i]
             return i
