@@ -3,7 +3,8 @@
 The clean image is a bright vacuum (the dose) with atomic columns as dark Gaussian spots (as in
 phase-contrast HRTEM near Scherzer focus): a crystalline particle on a static crystalline support.
 Surface columns jitter and hop between frames; the particle switches between ordered periods
-(small thermal jitter) and disordered, fluxional periods (large displacements). Shot noise is
+(small thermal jitter) and disordered, fluxional periods (large displacements, and atoms out of
+their columns, which lose contrast in projection). Shot noise is
 Poisson at the given dose, optionally with a weak detector point-spread that correlates
 neighbouring pixels, as measured in real cameras.
 """
@@ -135,9 +136,11 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
         amplitude = (disorder_jitter if disordered[t] else jitter) / pixel_size
         scale = np.where(surface, 1.5, 1.0 if disordered[t] else 0.6)[:, None]
         positions = sites + hops + rng.normal(0.0, amplitude, sites.shape) * scale
-        if disordered[t]:  # fluxional: the lattice loses its registry, columns smear out
+        if disordered[t]:  # fluxional: atoms leave their columns, which lose contrast
             positions += rng.normal(0.0, 0.3 * step, sites.shape) * surface[:, None]
-        columns = _render(positions, (height, width), sigma_px)
+            columns = 0.55 * _render(positions, (height, width), 1.6 * sigma_px)
+        else:
+            columns = _render(positions, (height, width), sigma_px)
         clean[t] = dose * np.clip(background - particle_shadow - contrast * columns, 0.05, None)
 
     counts = rng.poisson(clean).astype(np.float32)

@@ -38,9 +38,11 @@ __all__ = [
     "alps_from_lifetimes",
     "alps_series",
     "calibrate_alps",
+    "fit_alps_scaling",
     "persistence_diagram",
     "persistent_entropy",
     "smooth",
+    "standardize_frames",
     "standardized_alps",
 ]
 
@@ -324,6 +326,17 @@ def _region(polygon: Any, shape: tuple[int, int]) -> np.ndarray | None:
     return polygon_mask(polygon, shape)
 
 
+def standardize_frames(frames: np.ndarray, *, invert: bool = False) -> np.ndarray:
+    """Each frame to mean 0 and standard deviation 1 (detectda's ``std_video``), negated when
+    ``invert`` (bright atomic columns become minima). Makes ALPS independent of the dose."""
+    frames = np.asarray(frames, np.float64)
+    mean = frames.mean(axis=(-2, -1), keepdims=True)
+    std = frames.std(axis=(-2, -1), keepdims=True)
+    if np.any(std == 0):
+        raise ParameterError("a frame is constant; it cannot be standardized.")
+    return (-1.0 if invert else 1.0) * (frames - mean) / std
+
+
 def smooth(image: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     """``skimage.filters.gaussian(image, sigma, preserve_range=True)`` in float64, compiled."""
     image = _check_image(image)
@@ -449,7 +462,17 @@ def calibrate_alps(vacuum_frames: np.ndarray | LazyMovie, *,
             diagram = work.diagram(frame, sigma, region)
             if len(diagram):
                 rows.append((math.log(n), alps_from_lifetimes(diagram[:, 1] - diagram[:, 0])))
-    x, y = np.array(rows).T
+    log_n, values = np.array(rows).T
+    return fit_alps_scaling(np.exp(log_n), values)
+
+
+def fit_alps_scaling(n_pixels: Sequence[float] | np.ndarray,
+                     alps_values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Least-squares fit of ALPS = beta0 + beta1 ln n; returns (beta0, beta1, r2)."""
+    x = np.log(np.asarray(n_pixels, np.float64))
+    y = np.asarray(alps_values, np.float64)
+    if x.size < 2 or np.ptp(x) == 0:
+        raise ParameterError("fitting ALPS against ln n needs regions of at least two sizes.")
     beta1, beta0 = np.polyfit(x, y, 1)
     residual = y - (beta0 + beta1 * x)
     r2 = 1 - residual.var() / y.var() if y.var() > 0 else 0.0
@@ -478,13 +501,16 @@ def _score_frames(frames: np.ndarray, first: int, sigma: float, region: np.ndarr
 def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
                 polygon: Sequence[Sequence[float]] | np.ndarray | None = None,
                 beta0: float = REFERENCE_BETA0, beta1: float = REFERENCE_BETA1,
-                frames: Sequence[int] | None = None, n_jobs: int = -1, chunk: int = 8,
+                frames: Sequence[int] | None = None, standardize: bool = False,
+                invert: bool = False, n_jobs: int = -1, chunk: int = 8,
                 dask_scheduler: str | None = None) -> pd.DataFrame:
     """ALPS, ALPS*, persistent entropy and point count of every frame of a movie.
 
-    Frames are processed in chunks of ``chunk`` in parallel threads (``n_jobs``, -1 = all
-    cores), or on the Dask cluster at ``dask_scheduler`` (e.g. ``tcp://host:8786``). Returns a
-    DataFrame with columns frame, alps, alps_star, entropy, n_points, n_pixels, in frame order.
+    With ``standardize`` each frame is first z-scored (:func:`standardize_frames`, negated if
+    ``invert``). Frames are processed in chunks of ``chunk`` in parallel threads (``n_jobs``,
+    -1 = all cores), or on the Dask cluster at ``dask_scheduler`` (e.g. ``tcp://host:8786``).
+    Returns a DataFrame with columns frame, alps, alps_star, entropy, n_points, n_pixels, in
+    frame order.
     """
     if len(movie.shape) != 3:
         raise ParameterError(f"alps_series needs a (frames, H, W) movie, got {movie.shape}.")
@@ -496,8 +522,10 @@ def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
 
     def block(start: int) -> list[dict[str, float]]:
         picked = index[start:start + chunk]
-        rows = _score_frames(np.asarray(movie[picked], np.float64), 0, sigma, region, n_pixels,
-                             beta0, beta1)
+        block_frames = np.asarray(movie[picked], np.float64)
+        if standardize:
+            block_frames = standardize_frames(block_frames, invert=invert)
+        rows = _score_frames(block_frames, 0, sigma, region, n_pixels, beta0, beta1)
         for row, t in zip(rows, picked, strict=True):
             row["frame"] = int(t)
         return rows
