@@ -18,7 +18,7 @@ def test_vacuum_counts_are_poisson_at_the_dose(dose):
     vacuum = sim.noisy[:, sim.vacuum_mask]
     assert vacuum.mean() == pytest.approx(dose, rel=0.02)
     assert vacuum.var() == pytest.approx(vacuum.mean(), rel=0.05)
-    np.testing.assert_allclose(sim.clean[:, sim.vacuum_mask], dose, rtol=1e-5)
+    np.testing.assert_allclose(sim.clean[:, sim.vacuum_mask], dose, rtol=1e-3)
     assert np.array_equal(sim.noisy, np.round(sim.noisy))  # counts
 
 

@@ -197,5 +197,5 @@ def test_bad_topology_input_is_refused(image, polygon, message):
 def test_a_region_without_points_is_refused():
     image = np.zeros((10, 10))
     image[1, 1] = -1.0  # the only minimum, outside the polygon
-    with pytest.raises(ParameterError, match="no persistence point|holds none"):
+    with pytest.raises(ParameterError, match=r"no persistence point|holds none"):
         alps(image, sigma=0, polygon=[[5, 5], [9, 5], [9, 9], [5, 9]])
