@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Fluxion needs Python 3.11 ($(PYTHON) not found); set PYTHON=..." >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q --only-binary=:all: -e '.[test]'
+	$(BIN)/python -m pip install -q --only-binary=:all: -e '.[test,reference]'
 	$(BIN)/python -c "import fluxion, torch, kedro, mlflow, gtda" && touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install Fluxion with everything it needs

@@ -44,7 +44,7 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
 def test_registry_lists_the_pipelines(project):
     listed = kedro(project, "registry", "list").stdout
     for name in ("__default__", "ingestion", "training", "denoise", "evaluation",
-                 "diagnostics"):
+                 "diagnostics", "topology"):
         assert f"- {name}" in listed
 
 
@@ -67,8 +67,10 @@ def test_the_whole_story_runs_and_is_tracked(project):
     for movie in ("demo_small", "demo_medium", "demo_large"):
         assert (project / f"data/07_model_output/denoised/{movie}.tif").is_file()
         assert (project / f"data/07_model_output/previews/{movie}.mp4").is_file()
-        assert (project / f"data/08_reporting/diagnostics/frame_sum/{movie}.png").is_file()
+        assert (project / f"data/08_reporting/figures/frame_sum/{movie}.png").is_file()
+        assert (project / f"data/08_reporting/figures/alps_timeline/{movie}.png").is_file()
     assert (project / "data/08_reporting/training_curves.png").is_file()
+    assert (project / "data/08_reporting/topology/size_dependence.png").is_file()
     comparison = (project / "data/08_reporting/evaluation/method_comparison.csv").read_text()
     assert all(m in comparison for m in ("udvd", "udvd-single", "n2n", "gaussian"))
 

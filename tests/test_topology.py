@@ -194,6 +194,11 @@ def test_bad_topology_input_is_refused(image, polygon, message):
         alps(image, polygon=polygon)
 
 
+def test_calibrating_on_a_flat_vacuum_is_refused():
+    with pytest.raises(ParameterError, match="beta0 and beta1"):
+        calibrate_alps(np.ones((3, 40, 40)))
+
+
 def test_a_region_without_points_is_refused():
     image = np.zeros((10, 10))
     image[1, 1] = -1.0  # the only minimum, outside the polygon

@@ -11,12 +11,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
+    "alps_time_series",
     "binned_frames",
     "example_frames",
+    "extreme_frames",
     "frame_sums",
     "migration_rates",
     "movie_overview",
     "noise_correlations",
+    "persistence_diagrams",
+    "size_dependence",
     "training_curves",
     "upsnr_comparison",
     "vacuum_spectra",
@@ -197,4 +201,72 @@ def migration_rates(energies: np.ndarray, beam: np.ndarray, thermal: np.ndarray,
     ax.set_ylim(1e-8, 1e12)
     ax.set_title(conditions, fontsize=9)
     ax.legend()
+    return fig
+
+
+def alps_time_series(series, *, title: str = "", window: int = 15) -> Figure:
+    """ALPS* per frame (denoised and raw) with a rolling mean and the 1.1 / 1.3 guides."""
+    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    x_name = "time_s" if series["time_s"].notna().all() else "frame"
+    for source, group in series.groupby("source", sort=False):
+        line = ax.plot(group[x_name], group["alps_star"], ".", alpha=0.35, label=source)[0]
+        rolling = group["alps_star"].rolling(window, center=True, min_periods=1).mean()
+        ax.plot(group[x_name], rolling, color=line.get_color(), lw=2,
+                label=f"{source}, rolling mean ({window})")
+    ax.axhline(1.3, color="green", ls="--", lw=1, label="ordered (>= 1.3)")
+    ax.axhline(1.1, color="red", ls="--", lw=1, label="disordered (<= 1.1)")
+    ax.set_xlabel("time (s)" if x_name == "time_s" else "frame")
+    ax.set_ylabel("ALPS*")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=3)
+    return fig
+
+
+def persistence_diagrams(diagrams: dict[str, np.ndarray], *, title: str = "") -> Figure:
+    """H0 persistence diagrams (persim) of chosen frames, side by side."""
+    from persim import plot_diagrams
+
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.2 * len(diagrams), 4),
+                             layout="constrained", squeeze=False)
+    for ax, (name, diagram) in zip(axes[0], diagrams.items(), strict=True):
+        plot_diagrams([diagram[:, :2]], ax=ax, labels=["H0"], show=False)
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(title)
+    return fig
+
+
+def extreme_frames(frames: dict[str, tuple[np.ndarray, np.ndarray]], polygon: np.ndarray, *,
+                   title: str = "") -> Figure:
+    """Frames with the particle polygon and the birth points (local minima) inside it."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 4.2),
+                             layout="constrained", squeeze=False)
+    closed = np.vstack([polygon, polygon[:1]])
+    for ax, (name, (image, diagram)) in zip(axes[0], frames.items(), strict=True):
+        ax.imshow(image, cmap="gray")
+        ax.plot(closed[:, 0], closed[:, 1], color="red", lw=1)
+        lifetimes = diagram[:, 1] - diagram[:, 0]
+        ax.scatter(diagram[:, 2], diagram[:, 3], s=8 + 60 * lifetimes / max(lifetimes.max(),
+                                                                             1e-12),
+                   c="cyan", alpha=0.7, linewidths=0)
+        ax.set_title(name, fontsize=10)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def size_dependence(summary, *, small_max_nm: float, large_min_nm: float) -> Figure:
+    """Mean and standard deviation of ALPS* per movie against particle diameter, by size group."""
+    fig, (mean_ax, std_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for group, rows in summary.groupby("size_group"):
+        mean_ax.scatter(rows["particle_diameter_nm"], rows["alps_star_mean"], label=group, s=40)
+        std_ax.scatter(rows["particle_diameter_nm"], rows["alps_star_std"], label=group, s=40)
+    for ax in (mean_ax, std_ax):
+        ax.axvline(small_max_nm, color="grey", ls=":", lw=1)
+        ax.axvline(large_min_nm, color="grey", ls=":", lw=1)
+        ax.set_xlabel("particle diameter (nm, equivalent circle)")
+        ax.legend(fontsize=8)
+    mean_ax.axhline(1.3, color="green", ls="--", lw=1)
+    mean_ax.axhline(1.1, color="red", ls="--", lw=1)
+    mean_ax.set_ylabel("mean ALPS* over frames")
+    std_ax.set_ylabel("std of ALPS* over frames")
     return fig

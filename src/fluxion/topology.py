@@ -462,6 +462,9 @@ def calibrate_alps(vacuum_frames: np.ndarray | LazyMovie, *,
             diagram = work.diagram(frame, sigma, region)
             if len(diagram):
                 rows.append((math.log(n), alps_from_lifetimes(diagram[:, 1] - diagram[:, 0])))
+    if len({n for n, _ in rows}) < 2:
+        raise ParameterError("the vacuum frames hold no persistence points to calibrate on "
+                             "(a perfectly flat vacuum?); give topology.beta0 and beta1 instead.")
     log_n, values = np.array(rows).T
     return fit_alps_scaling(np.exp(log_n), values)
 

@@ -1,0 +1,81 @@
+"""Thin nodes of the topology pipeline; the science is in fluxion.topology(_analysis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fluxion.datasets.movies import MovieLoader
+from fluxion.plots import alps_time_series, extreme_frames, persistence_diagrams, size_dependence
+from fluxion.topology import persistence_diagram, standardize_frames
+from fluxion.topology_analysis import movie_series, summarise_series
+
+
+def _sources(name: str, info: dict[str, Any], denoised: dict[str, MovieLoader],
+             include_raw: bool) -> dict[str, Any]:
+    """The denoised movie (when there is one) and the raw movie (for contrast, or alone)."""
+    sources = {"denoised": denoised[name]()} if name in denoised else {}
+    if include_raw or not sources:
+        sources["raw"] = MovieLoader(info["copy"])()
+    return sources
+
+
+def topology_of_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
+                       denoised: dict[str, MovieLoader], options: dict[str, Any],
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Per-frame ALPS / ALPS* / entropy of every movie (denoised and raw), the per-movie
+    summary with size groups, the calibrations, and MLflow metrics."""
+    tables, calibration, metrics = [], {}, {}
+    for name, info in movie_info.items():
+        for source, movie in _sources(name, info, denoised, options["include_raw"]).items():
+            table, betas = movie_series(
+                name, movie, source=source, polygon=info["metadata"]["particle_polygon"],
+                vacuum_mask=masks[f"{name}.vacuum"],
+                frame_rate=info["metadata"].get("frame_rate"), options=options)
+            tables.append(table)
+            calibration[f"{name}.{source}"] = betas
+    series = pd.concat(tables, ignore_index=True)
+    diameters = {name: info["summary"].get("particle_diameter_nm")
+                 for name, info in movie_info.items()}
+    summary = summarise_series(series, diameters, small_max_nm=options["small_max_nm"],
+                               large_min_nm=options["large_min_nm"])
+    for row in summary.itertuples():
+        for key in ("alps_star_mean", "alps_star_std"):
+            metrics[f"{row.movie}.{row.source}.{key}"] = {"value": float(getattr(row, key)),
+                                                          "step": 0}
+    return series, summary, calibration, metrics
+
+
+def topology_figures(series: pd.DataFrame, summary: pd.DataFrame, movie_info: dict[str, Any],
+                     denoised: dict[str, MovieLoader], options: dict[str, Any],
+                     ) -> tuple[dict[str, Figure], dict[str, Figure], dict[str, Figure], Figure]:
+    """ALPS* time series, persistence diagrams and images of the most and least ordered
+    frames of every movie, and ALPS* against particle size across movies."""
+    timelines, diagrams, extremes = {}, {}, {}
+    for name, info in movie_info.items():
+        rows = series[series["movie"] == name]
+        timelines[f"{name}.png"] = alps_time_series(rows, title=name)
+        primary = rows[rows["source"] == rows["source"].iloc[0]]
+        source = primary["source"].iloc[0]
+        movie = _sources(name, info, denoised, include_raw=False).get(source) or \
+            MovieLoader(info["copy"])()
+        polygon = np.asarray(info["metadata"]["particle_polygon"])
+        picked = {}
+        for label, row in (("most ordered", primary.loc[primary["alps_star"].idxmax()]),
+                           ("least ordered", primary.loc[primary["alps_star"].idxmin()])):
+            t = int(row["frame"])
+            image = np.asarray(movie[t], np.float64)
+            if options["standardize"]:
+                image = standardize_frames(image[None], invert=options["invert"])[0]
+            picked[f"{label}: frame {t}, ALPS* {row['alps_star']:.2f}"] = (
+                image, persistence_diagram(image, sigma=options["sigma"], polygon=polygon))
+        diagrams[f"{name}.png"] = persistence_diagrams({k: d for k, (_, d) in picked.items()},
+                                                       title=f"{name} ({source})")
+        extremes[f"{name}.png"] = extreme_frames(picked, polygon, title=f"{name} ({source})")
+    primary_summary = summary.drop_duplicates("movie")
+    across = size_dependence(primary_summary, small_max_nm=options["small_max_nm"],
+                             large_min_nm=options["large_min_nm"])
+    return timelines, diagrams, extremes, across
