@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install Fluxion with everything it needs
 
 run: $(STAMP)  ## run the whole default pipeline on the embedded demo movies
+	$(BIN)/python -m fluxion.simulate --incoming data/01_raw/incoming
 	$(BIN)/kedro run
 
 test: $(STAMP)  ## run the test suite

@@ -3,6 +3,7 @@ with MLflow tracking into the project's SQLite store. Runs in a scratch copy of 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,8 +60,14 @@ TINY = ",".join([
 
 
 def test_the_whole_story_runs_and_is_tracked(project):
-    """`kedro run`: every pipeline in order on the demo, with tiny networks."""
+    """`make run`: a demo movie dropped into the incoming folder, then every pipeline in
+    order on the demo, with tiny networks."""
+    subprocess.run([sys.executable, "-m", "fluxion.simulate", "--incoming",
+                    str(project / "data/01_raw/incoming"), "--frames", "30"], check=True)
     kedro(project, "run", "--params", TINY)
+    reanalysed = json.loads((project / "data/08_reporting/reanalysis/last_run.json").read_text())
+    assert len(reanalysed["processed"]) == 1 and reanalysed["skipped"] == {}
+    assert len(list((project / "data/08_reporting/reanalysis/frames").glob("*.parquet"))) == 1
     summary = (project / "data/08_reporting/ingestion_summary.csv").read_text()
     assert summary.count("demo_") == 3
     assert (project / "data/08_reporting/ingestion/demo_large.png").stat().st_size > 10_000
@@ -102,6 +109,27 @@ def test_evaluation_alone_keeps_a_single_champion(project):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
     holders = [m.name for m in client.search_registered_models() if "champion" in m.aliases]
     assert len(holders) == 1
+
+
+def test_the_notebook_runs_on_the_demo_results(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(REPO / "notebooks" / "walkthrough.ipynb", as_version=4)
+    (project / "notebooks").mkdir(exist_ok=True)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(project / "notebooks")}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum(o.output_type == "display_data" for o in outputs) >= 4  # figures were drawn
+
+
+def test_kedro_airflow_creates_a_dag(project):
+    kedro(project, "airflow", "create", "--pipelines", "reanalysis", "--group-by", "namespace")
+    [dag] = (project / "airflow_dags").glob("*.py")
+    text = dag.read_text()
+    compile(text, str(dag), "exec")  # valid Python
+    assert ("@dag" in text or "DAG(" in text) and '"reanalysis"' in text
 
 
 def test_viz_build_writes_a_static_site(project):

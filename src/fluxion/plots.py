@@ -264,7 +264,8 @@ def size_dependence(summary, *, small_max_nm: float, large_min_nm: float) -> Fig
         ax.axvline(small_max_nm, color="grey", ls=":", lw=1)
         ax.axvline(large_min_nm, color="grey", ls=":", lw=1)
         ax.set_xlabel("particle diameter (nm, equivalent circle)")
-        ax.legend(fontsize=8)
+        if len(summary):
+            ax.legend(fontsize=8)
     mean_ax.axhline(1.3, color="green", ls="--", lw=1)
     mean_ax.axhline(1.1, color="red", ls="--", lw=1)
     mean_ax.set_ylabel("mean ALPS* over frames")

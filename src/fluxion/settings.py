@@ -9,3 +9,7 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft"},
 }
+
+from fluxion.hooks import ReanalysisLockHook  # noqa: E402
+
+HOOKS = (ReanalysisLockHook(),)

@@ -11,6 +11,7 @@ neighbouring pixels, as measured in real cameras.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ from scipy import ndimage
 from fluxion.errors import ParameterError
 from fluxion.io import MovieMetadata, write_movie
 
-__all__ = ["SimulatedMovie", "ensure_demo_movies", "simulate_movie"]
+__all__ = [
+    "SimulatedMovie",
+    "drop_demo_into_incoming",
+    "ensure_demo_movies",
+    "simulate_movie",
+    "write_simulated_movie",
+]
 
 COLUMN_WIDTH_A = 0.45  # Gaussian sigma of a projected atomic column, Angstrom
 
@@ -232,19 +239,61 @@ def ensure_demo_movies(folder: str | Path, movies: Mapping[str, Mapping[str, Any
     for name, spec in movies.items():
         settings = {**(defaults or {}), **spec}
         movie_path = folder / f"{name}.tif"
-        sidecar = folder / f"{name}.yml"
         truth = folder / "ground_truth" / f"{name}.npy"
         settings_file = folder / "ground_truth" / f"{name}.settings.yml"
         current = yaml.safe_load(settings_file.read_text()) if settings_file.exists() else None
-        if not (movie_path.exists() and truth.exists() and sidecar.exists()
-                and current == settings):
-            sim = simulate_movie(**settings)
-            write_movie(movie_path, sim.noisy)
-            np.save(truth, sim.clean)
-            sidecar_data = {k: v for k, v in sim.metadata.to_dict().items()
-                            if v is not None and k != "sources"}
-            sidecar_data["ground_truth"] = f"ground_truth/{name}.npy"
-            sidecar.write_text(yaml.safe_dump(sidecar_data, sort_keys=False))
+        if not (movie_path.exists() and truth.exists() and current == settings):
+            write_simulated_movie(movie_path, settings, truth=truth)
             settings_file.write_text(yaml.safe_dump(dict(settings), sort_keys=True))
         paths.append(movie_path)
     return paths
+
+
+def write_simulated_movie(path: Path, settings: Mapping[str, Any], *,
+                          truth: Path | None = None) -> SimulatedMovie:
+    """Simulate, then write the noisy movie (TIFF), its sidecar and (optionally) the truth."""
+    sim = simulate_movie(**settings)
+    sidecar = {k: v for k, v in sim.metadata.to_dict().items()
+               if v is not None and k != "sources"}
+    if truth is not None:
+        np.save(truth, sim.clean)
+        sidecar["ground_truth"] = str(truth.relative_to(path.parent))
+    write_movie(path, sim.noisy)
+    path.with_suffix(".yml").write_text(yaml.safe_dump(sidecar, sort_keys=False))
+    return sim
+
+
+def drop_demo_into_incoming(folder: str | Path, settings: Mapping[str, Any]) -> Path | None:
+    """Put one timestamp-named demo movie into the re-analysis folder, unless it holds one.
+
+    Incoming names must sort in arrival order (the incremental checkpoint keeps the largest).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(p.suffix.lower() == ".tif" for p in folder.iterdir()):
+        return None
+    path = folder / f"{time.strftime('%Y-%m-%dT%H-%M-%S')}_demo_incoming.tif"
+    write_simulated_movie(path, settings)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m fluxion.simulate --incoming FOLDER``: the demo's incoming movie."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fluxion.simulate",
+                                     description=main.__doc__)
+    parser.add_argument("--incoming", required=True, help="the re-analysis folder")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--dose", type=float, default=2.0)
+    parser.add_argument("--diameter-nm", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    written = drop_demo_into_incoming(args.incoming, {
+        "frames": args.frames, "size": args.size, "dose": args.dose,
+        "particle_diameter_nm": args.diameter_nm, "seed": 21})
+    print(f"wrote {written}" if written else f"{args.incoming} already holds a movie")
+
+
+if __name__ == "__main__":
+    main()

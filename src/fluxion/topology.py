@@ -31,6 +31,7 @@ import pandas as pd
 
 from fluxion.errors import ParameterError
 from fluxion.io import LazyMovie
+from fluxion.progress import progress
 from fluxion.regions import polygon_mask, validate_polygon
 
 __all__ = [
@@ -541,7 +542,9 @@ def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs, backend="threading")(delayed(block)(s) for s in starts)
+        results = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+            delayed(block)(s) for s in starts)
+        results = list(progress(results, total=len(starts), desc="topology", unit="chunk"))
     rows = [row for result in results for row in result]
     if rows and any(np.isnan(r["alps"]) for r in rows):
         empty = [r["frame"] for r in rows if np.isnan(r["alps"])]

@@ -203,7 +203,9 @@ def log_method_runs(methods: dict[str, dict[str, Any]], *, prefix: str = "evalua
                               nested=mlflow.active_run() is not None):
             mlflow.set_tags({"fluxion.kind": prefix, "fluxion.method": method})
             mlflow.log_params(content.get("params", {}))
+            # +inf (a uPSNR whose uMSE came out <= 0) is stored as the largest float; only
+            # missing values are left out, so every method shows the same metric names
             mlflow.log_metrics({k: float(v) for k, v in content.get("metrics", {}).items()
-                                if v is not None and np.isfinite(v)})
+                                if v is not None and not np.isnan(v)})
             for artifact in content.get("artifacts", []):
                 mlflow.log_artifact(str(artifact))

@@ -3,7 +3,12 @@ denoisers, MP4 previews."""
 
 from fluxion.datasets.arrays import NpzDataset
 from fluxion.datasets.models import TrainedModelDataset
-from fluxion.datasets.movies import FrameStream, MovieFolderDataset, MovieLoader
+from fluxion.datasets.movies import (
+    FrameStream,
+    MovieFileDataset,
+    MovieFolderDataset,
+    MovieLoader,
+)
 from fluxion.datasets.registry import (
     ChampionAliasDataset,
     MethodRunsDataset,
@@ -15,6 +20,7 @@ __all__ = [
     "ChampionAliasDataset",
     "FrameStream",
     "MethodRunsDataset",
+    "MovieFileDataset",
     "MovieFolderDataset",
     "MovieLoader",
     "NpzDataset",

@@ -137,3 +137,21 @@ def _newest_mtime(path: Path) -> float:
     if sidecar is not None:
         times.append(sidecar.stat().st_mtime)
     return max(times)
+
+
+class MovieFileDataset(AbstractDataset[None, MovieLoader]):
+    """One movie file as a lazy :class:`MovieLoader` (the inner dataset of the incoming
+    folder's IncrementalDataset; nothing is read until the loader is called)."""
+
+    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> MovieLoader:
+        return MovieLoader(self._filepath)
+
+    def save(self, data: Any) -> None:
+        raise NotImplementedError("MovieFileDataset is read-only: drop movies into the folder.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

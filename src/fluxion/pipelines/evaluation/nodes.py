@@ -106,6 +106,7 @@ def _method_metrics(comparison: pd.DataFrame, checks: pd.DataFrame, method: str
                 metrics["ssim"] = float(group["ssim"].mean())
         else:
             metrics[f"upsnr_{reference}_{region}"] = float(group["upsnr"].mean())
+            metrics[f"umse_{reference}_{region}"] = float(group["umse"].mean())
             for _, row in group.iterrows():
                 metrics[f"{row['movie']}.upsnr_{reference}_{region}"] = float(row["upsnr"])
     method_checks = checks[checks["method"] == method]

@@ -4,12 +4,16 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fluxion.pipelines.ingestion.nodes import choose_movies, describe_movies, validate_movies
 
+OUTPUTS = {"validated_movies", "movie_info", "movie_masks", "ingestion_summary",
+           "ingestion_metrics", "movie_overviews"}
+PARAMETERS = {"params:ingestion.validation", "params:ingestion.regions", "params:ingestion.splits"}
 
-def create_pipeline(**kwargs) -> Pipeline:
+
+def validation_pipeline() -> Pipeline:
+    """Validate and copy ``movies``, then find their regions and splits (also used by the
+    re-analysis of incoming movies)."""
     return pipeline(
         [
-            node(choose_movies, ["user_movies", "params:demo"], "movies",
-                 name="find_movies_or_demo"),
             node(validate_movies, ["movies", "params:ingestion.validation"], "validated_movies",
                  name="validate_and_copy_movies"),
             node(describe_movies,
@@ -19,10 +23,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "movie_overviews"],
                  name="find_regions_and_splits"),
         ],
-        namespace="ingestion",
-        inputs={"user_movies"},
-        outputs={"movies", "validated_movies", "movie_info", "movie_masks", "ingestion_summary",
-                 "ingestion_metrics", "movie_overviews"},
-        parameters={"params:demo", "params:ingestion.validation", "params:ingestion.regions",
-                    "params:ingestion.splits"},
+        namespace="ingestion", inputs={"movies"}, outputs=OUTPUTS, parameters=PARAMETERS,
     )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    choose = pipeline(
+        [node(choose_movies, ["user_movies", "params:demo"], "movies",
+              name="find_movies_or_demo")],
+        namespace="ingestion", inputs={"user_movies"}, outputs={"movies"},
+        parameters={"params:demo"},
+    )
+    return choose + validation_pipeline()

@@ -29,6 +29,11 @@ def topology_of_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
     """Per-frame ALPS / ALPS* / entropy of every movie (denoised and raw), the per-movie
     summary with size groups, the calibrations, and MLflow metrics."""
     tables, calibration, metrics = [], {}, {}
+    if not movie_info:  # e.g. a re-analysis run with no new movie
+        empty = pd.DataFrame(columns=["movie", "source", "frame", "time_s", "alps", "alps_star",
+                                      "entropy", "n_points", "n_pixels"])
+        return empty, summarise_series(empty, {}, small_max_nm=options["small_max_nm"],
+                                       large_min_nm=options["large_min_nm"]), {}, {}
     for name, info in movie_info.items():
         for source, movie in _sources(name, info, denoised, options["include_raw"]).items():
             table, betas = movie_series(
