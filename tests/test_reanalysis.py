@@ -7,14 +7,12 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_pipeline
 from kedro_datasets.partitions import IncrementalDataset, PartitionedDataset
-from test_tracking import tiny_result
 
 import fluxion.pipelines.reanalysis.nodes as reanalysis_nodes
+from conftest import run_pipeline
 from fluxion.datasets import (
     ChampionAliasDataset,
     MovieFolderDataset,
@@ -24,6 +22,7 @@ from fluxion.locking import FileLock, LockedError
 from fluxion.pipelines.reanalysis import create_pipeline
 from fluxion.simulate import write_simulated_movie
 from fluxion.tracking import log_trained_model, set_alias
+from test_tracking import tiny_result
 
 NAMES = ["fluxion-udvd", "fluxion-udvd-single", "fluxion-n2n"]
 PARAMS = {
