@@ -135,3 +135,45 @@ def test_kedro_airflow_creates_a_dag(project):
 def test_viz_build_writes_a_static_site(project):
     kedro(project, "viz", "build")
     assert (project / "build" / "index.html").is_file()
+
+
+def _serves(command: list[str], url: str, project: Path) -> bool:
+    """Start a server in its own process group, wait for ``url`` to answer, stop the group."""
+    import signal
+    import time
+    import urllib.request
+
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=20) as response:
+                    return response.status == 200
+            except OSError:
+                time.sleep(1)
+        return False
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_ui_and_kedro_viz_start(project):
+    port = _free_port()
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    assert _serves([mlflow, "ui", "--backend-store-uri", "sqlite:///mlruns/mlflow.db",
+                    "--host", "127.0.0.1", "--port", str(port)],
+                   f"http://127.0.0.1:{port}/", project)
+    port = _free_port()
+    assert _serves([KEDRO, "viz", "run", "--host", "127.0.0.1", "--port", str(port),
+                    "--no-browser"], f"http://127.0.0.1:{port}/", project)
