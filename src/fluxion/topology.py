@@ -70,13 +70,13 @@ def _smooth_into(image, kernel, scratch, out):  # pragma: no cover - compiled
     height, width = image.shape
     radius = kernel.shape[0] // 2
     for r in range(height):  # axis 0: a weighted sum of whole (clamped) rows
-        for c in range(width):
-            scratch[r, c] = 0.0
+        accumulated = scratch[r]
+        accumulated[:] = 0.0
         for k in range(-radius, radius + 1):
-            rr = min(max(r + k, 0), height - 1)
+            source = image[min(max(r + k, 0), height - 1)]
             w = kernel[k + radius]
             for c in range(width):
-                scratch[r, c] += w * image[rr, c]
+                accumulated[c] += w * source[c]
     line = np.empty(width + 2 * radius)
     total = np.empty(width)
     for r in range(height):  # axis 1: each row padded with its edge values
