@@ -7,7 +7,7 @@ import pytest
 
 from fluxion.errors import MovieError, ParameterError
 from fluxion.ingest import movie_regions, split_frames, time_average, validated_frames
-from fluxion.io import MovieMetadata
+from fluxion.metadata import MovieMetadata
 from fluxion.regions import equivalent_diameter_nm, polygon_mask, validate_polygon
 
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from fluxion.diagnostics import vacuum_statistics
 from fluxion.errors import MovieError, ParameterError
-from fluxion.io import LazyMovie, MovieMetadata, check_finite, iter_chunks
+from fluxion.io import LazyMovie, check_finite, iter_chunks
+from fluxion.metadata import MovieMetadata
 from fluxion.progress import progress
 from fluxion.regions import (
     box_mask,

@@ -22,7 +22,8 @@ import yaml
 from scipy import ndimage
 
 from fluxion.errors import ParameterError
-from fluxion.io import MovieMetadata, write_movie
+from fluxion.io import write_movie
+from fluxion.metadata import MovieMetadata
 
 __all__ = [
     "SimulatedMovie",
