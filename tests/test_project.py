@@ -42,6 +42,22 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+def test_the_gpu_environment_overrides_single_keys(project):
+    """`--env gpu` is paper scale: its keys replace base's, the rest of base is kept."""
+    script = ("from kedro.framework.session import KedroSession\n"
+              "from kedro.framework.startup import bootstrap_project\n"
+              "bootstrap_project('.')\n"
+              "with KedroSession.create(env='gpu') as session:\n"
+              "    p = session.load_context().params\n"
+              "    print(p['training']['common']['epochs'], p['training']['common']['lr_factor'],"
+              " p['demo']['defaults']['dose'], p['demo']['defaults']['noise_correlation'],"
+              " p['ingestion']['splits']['test_frames'])\n")
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=project, env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out[-5:] == ["500", "0.5", "0.2", "0.01", "150"]
+
+
 def test_registry_lists_the_pipelines(project):
     listed = kedro(project, "registry", "list").stdout
     for name in ("__default__", "ingestion", "training", "denoise", "evaluation",

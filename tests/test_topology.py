@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 
@@ -204,3 +205,15 @@ def test_a_region_without_points_is_refused():
     image[1, 1] = -1.0  # the only minimum, outside the polygon
     with pytest.raises(ParameterError, match=r"no persistence point|holds none"):
         alps(image, sigma=0, polygon=[[5, 5], [9, 5], [9, 9], [5, 9]])
+
+
+def test_series_on_a_dask_cluster_equals_local_threads(rng):
+    from dask.distributed import LocalCluster
+
+    movie = ndimage.gaussian_filter(rng.random((6, 40, 40)), (0, 1, 1))
+    local = alps_series(movie, beta0=-1.0, beta1=0.5, n_jobs=1, chunk=2)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        remote = alps_series(movie, beta0=-1.0, beta1=0.5, chunk=2,
+                             dask_scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local, remote)
