@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from fluxion.preview import scale_bar
+
 __all__ = [
     "alps_time_series",
     "binned_frames",
@@ -28,11 +30,10 @@ __all__ = [
 
 
 def _add_scale_bar(ax, width_px: int, pixel_size: float | None) -> None:
-    """A 1 nm (or 10% of the width) scale bar in the lower-left corner."""
+    """A scale bar of a round length near a fifth of the width, in the lower-left corner."""
     if not pixel_size:
         return
-    length_nm = max(0.5, round(0.2 * width_px * pixel_size / 10.0 * 2) / 2)
-    length_px = length_nm * 10.0 / pixel_size
+    length_nm, length_px = scale_bar(width_px, pixel_size)
     y = ax.get_ylim()[0] * 0.95
     ax.plot([0.05 * width_px, 0.05 * width_px + length_px], [y, y], color="white", lw=3)
     ax.text(0.05 * width_px + length_px / 2, y * 0.97, f"{length_nm:g} nm", color="white",

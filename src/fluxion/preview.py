@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fluxion.io import LazyMovie
 
-__all__ = ["display_range", "preview_frames", "write_video"]
+__all__ = ["display_range", "preview_frames", "scale_bar", "write_video"]
 
 
 def display_range(movie: np.ndarray | LazyMovie, *, low: float = 1.0, high: float = 99.5,
@@ -51,10 +51,16 @@ def preview_frames(raw: np.ndarray | LazyMovie, denoised: Iterable[np.ndarray], 
         yield np.asarray(image)
 
 
+def scale_bar(width_px: int, angstrom_per_px: float) -> tuple[float, float]:
+    """A round scale-bar length (nm, in steps of 0.5) near a fifth of the width, and its
+    length in pixels."""
+    nm = max(0.5, round(0.2 * width_px * angstrom_per_px / 10.0 * 2) / 2)
+    return nm, nm * 10.0 / angstrom_per_px
+
+
 def _scale_bar(draw: ImageDraw.ImageDraw, width: int, height: int, angstrom_per_px: float,
                font) -> None:
-    nm = max(0.5, round(0.2 * width * angstrom_per_px / 10.0 * 2) / 2)
-    length = nm * 10.0 / angstrom_per_px
+    nm, length = scale_bar(width, angstrom_per_px)
     y = height - 10
     for x0 in (8, width + 8):
         draw.rectangle([x0, y, x0 + length, y + 3], fill=(255, 255, 255))
