@@ -9,7 +9,9 @@ SSIM are added when the movie has ground truth.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +21,9 @@ import torch
 from fluxion.diagnostics import snr_gain, sum_consistency, vacuum_snr, vacuum_uniformity
 from fluxion.errors import ParameterError
 from fluxion.inference import denoise_movie
-from fluxion.io import LazyMovie
+from fluxion.io import LazyMovie, read_movie, write_movie
 from fluxion.metrics import (
+    movie_peak,
     spatial_references,
     ssim,
     temporal_reference_frames,
@@ -31,7 +34,8 @@ from fluxion.models import Denoiser
 from fluxion.progress import progress
 from fluxion.training import reflect_index
 
-__all__ = ["artifact_checks", "score_methods", "summarise_scores"]
+__all__ = ["artifact_checks", "denoise_test_frames", "evaluate_movie", "score_methods",
+           "summarise_scores"]
 
 
 def _test_frames(movie: np.ndarray | LazyMovie, test: Sequence[int]) -> np.ndarray:
@@ -45,11 +49,14 @@ def _test_frames(movie: np.ndarray | LazyMovie, test: Sequence[int]) -> np.ndarr
 def score_methods(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser], *,
                   test: Sequence[int], particle_mask: np.ndarray | None = None,
                   truth: np.ndarray | LazyMovie | None = None, seed: int = 0,
-                  spatial: bool = True, shared_references: bool = True) -> pd.DataFrame:
+                  spatial: bool = True, shared_references: bool = True,
+                  denoised: Mapping[str, np.ndarray | LazyMovie] | None = None) -> pd.DataFrame:
     """Per test frame and method: temporal (and spatial) uMSE, and MSE / SSIM with ground truth.
 
-    Returns rows (method, frame, reference, region, umse, mse, ssim); ``region`` is ``frame``
-    or ``particle``, ``reference`` is ``temporal``, ``spatial`` or ``truth``.
+    ``denoised`` may hold each method's already denoised test frames (see
+    :func:`denoise_test_frames`); otherwise they are computed. Returns rows (method, frame,
+    reference, region, umse, mse, ssim); ``region`` is ``frame`` or ``particle``,
+    ``reference`` is ``temporal``, ``spatial`` or ``truth``.
     """
     frames = _test_frames(movie, test)
     n = len(movie)
@@ -61,21 +68,22 @@ def score_methods(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser]
     for name, model in progress(methods.items(), total=len(methods), desc="scoring",
                                 unit="method"):
         radius = widest if shared_references else model.frames // 2
-        outputs = denoise_movie(model, movie, frames=frames)
-        for t, denoised in zip(frames, outputs, strict=True):
+        outputs = (iter(denoised[name]) if denoised is not None
+                   else denoise_movie(model, movie, frames=frames))
+        for t, output in zip(frames, outputs, strict=True):
             refs = [np.asarray(movie[i], np.float32) for i in temporal_reference_frames(
                 n, int(t), exclude=range(t - radius, t + radius + 1))]
             for region, mask in regions.items():
                 rows.append({"method": name, "frame": int(t), "reference": "temporal",
-                             "region": region, "umse": umse(denoised, *refs, mask=mask)})
+                             "region": region, "umse": umse(output, *refs, mask=mask)})
             if truth is not None:
                 clean = np.asarray(truth[int(t)], np.float32)
                 for region, mask in regions.items():
-                    error = denoised - clean if mask is None else (denoised - clean)[mask]
+                    error = output - clean if mask is None else (output - clean)[mask]
                     row = {"method": name, "frame": int(t), "reference": "truth",
                            "region": region, "mse": float(np.mean(error**2))}
                     if mask is None:
-                        row["ssim"] = ssim(denoised, clean,
+                        row["ssim"] = ssim(output, clean,
                                            data_range=float(np.ptp(clean)) or 1.0)
                     rows.append(row)
         if spatial:
@@ -127,18 +135,51 @@ def summarise_scores(per_frame: pd.DataFrame, *, peak: float, level: float = 0.9
     return pd.DataFrame(rows)
 
 
-def artifact_checks(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser], *,
+def denoise_test_frames(model: Denoiser, movie: np.ndarray | LazyMovie, *,
+                        test: Sequence[int], path: str | Path) -> LazyMovie:
+    """A method's denoised test frames, streamed to ``path`` (NPY) and opened lazily, so the
+    scores and the artifact checks share one denoising pass in bounded memory."""
+    frames = _test_frames(movie, test)
+    write_movie(path, denoise_movie(model, movie, frames=frames), n_frames=len(frames))
+    return read_movie(path, lazy=True)
+
+
+def evaluate_movie(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser], *,
+                   test: Sequence[int], particle_mask: np.ndarray, vacuum_mask: np.ndarray,
+                   truth: np.ndarray | LazyMovie | None, options: Mapping[str, Any],
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-frame scores, their summary (peak from :func:`movie_peak`) and the artifact checks
+    of every method on one movie's test frames, denoising each method once."""
+    with tempfile.TemporaryDirectory(prefix="fluxion-evaluation-") as folder:
+        denoised = {name: denoise_test_frames(model, movie, test=test,
+                                              path=Path(folder) / f"{i}.npy")
+                    for i, (name, model) in enumerate(methods.items())}
+        scores = score_methods(movie, methods, test=test, particle_mask=particle_mask,
+                               truth=truth, seed=options["seed"], spatial=options["spatial"],
+                               shared_references=options["shared_references"],
+                               denoised=denoised)
+        checks = artifact_checks(movie, denoised, test=test, vacuum_mask=vacuum_mask,
+                                 lattice_spacings=options["lattice_spacings"],
+                                 phantom_threshold=options["phantom_threshold"],
+                                 sum_frames=options["sum_frames"])
+    summary = summarise_scores(scores, peak=movie_peak(movie), level=options["level"],
+                               n_bootstrap=options["bootstrap"], seed=options["seed"])
+    return scores, summary, checks
+
+
+def artifact_checks(movie: np.ndarray | LazyMovie,
+                    denoised_frames: Mapping[str, np.ndarray | LazyMovie], *,
                     test: Sequence[int], vacuum_mask: np.ndarray,
                     lattice_spacings: Sequence[float] | None = None,
                     phantom_threshold: float = 0.01, sum_frames: int = 30) -> pd.DataFrame:
-    """Per method, on the test frames: vacuum SNR and its gain over the raw frames, vacuum
-    uniformity (real space and Fourier phantom score) and raw-vs-denoised sum consistency."""
+    """Per method, on its denoised test frames: vacuum SNR and its gain over the raw frames,
+    vacuum uniformity (real space and Fourier phantom score) and raw-vs-denoised sum
+    consistency."""
     frames = _test_frames(movie, test)
     raw = np.asarray(movie[frames], np.float32)
     n_sum = min(sum_frames, len(frames))
     rows = []
-    for name, model in methods.items():
-        denoised = np.stack(list(denoise_movie(model, movie, frames=frames)))
+    for name, denoised in denoised_frames.items():  # streamed by every check
         uniformity = vacuum_uniformity(denoised, vacuum_mask, lattice_spacings=lattice_spacings,
                                        threshold=phantom_threshold)
         sums = sum_consistency(raw, denoised, n=n_sum)

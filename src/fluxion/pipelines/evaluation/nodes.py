@@ -9,9 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from fluxion.datasets.movies import MovieLoader
-from fluxion.evaluation import artifact_checks, score_methods, summarise_scores
+from fluxion.evaluation import evaluate_movie
 from fluxion.inference import denoise_movie
-from fluxion.metrics import movie_peak
 from fluxion.models import Denoiser, GaussianDenoiser
 from fluxion.plots import example_frames, upsnr_comparison
 
@@ -52,22 +51,13 @@ def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
     of every method on every movie's test frames."""
     per_frame, comparison, checks = [], [], []
     for name, info in movie_info.items():
-        movie = MovieLoader(info["copy"])()
-        test = info["splits"]["test"]
-        peak = movie_peak(movie)
-        scores = score_methods(movie, methods, test=test, particle_mask=masks[f"{name}.particle"],
-                               truth=_truth(info["metadata"]), seed=options["seed"],
-                               spatial=options["spatial"],
-                               shared_references=options["shared_references"])
+        scores, summary, movie_checks = evaluate_movie(
+            MovieLoader(info["copy"])(), methods, test=info["splits"]["test"],
+            particle_mask=masks[f"{name}.particle"], vacuum_mask=masks[f"{name}.vacuum"],
+            truth=_truth(info["metadata"]), options=options)
         per_frame.append(scores.assign(movie=name))
-        comparison.append(summarise_scores(scores, peak=peak, level=options["level"],
-                                           n_bootstrap=options["bootstrap"],
-                                           seed=options["seed"]).assign(movie=name))
-        checks.append(artifact_checks(
-            movie, methods, test=test, vacuum_mask=masks[f"{name}.vacuum"],
-            lattice_spacings=options["lattice_spacings"],
-            phantom_threshold=options["phantom_threshold"],
-            sum_frames=options["sum_frames"]).assign(movie=name))
+        comparison.append(summary.assign(movie=name))
+        checks.append(movie_checks.assign(movie=name))
     return pd.concat(per_frame), pd.concat(comparison), pd.concat(checks)
 
 
