@@ -153,8 +153,12 @@ def test_viz_build_writes_a_static_site(project):
     assert (project / "build" / "index.html").is_file()
 
 
-def _serves(command: list[str], url: str, project: Path) -> bool:
-    """Start a server in its own process group, wait for ``url`` to answer, stop the group."""
+def _serves(command: list[str], url: str, project: Path, *, wait_s: float = 240) -> bool:
+    """Start a server in its own process group, wait for ``url`` to answer, stop the group.
+
+    kedro viz spawns its server and first asks PyPI for a newer version (30 s time-out), so it
+    can take a while on a busy machine; a server that exits fails the test at once.
+    """
     import signal
     import time
     import urllib.request
@@ -163,8 +167,8 @@ def _serves(command: list[str], url: str, project: Path) -> bool:
     server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 with urllib.request.urlopen(url, timeout=20) as response:
                     return response.status == 200
