@@ -159,6 +159,7 @@ def _serves(command: list[str], url: str, project: Path, *, wait_s: float = 240)
     kedro viz spawns its server and first asks PyPI for a newer version (30 s time-out), so it
     can take a while on a busy machine; a server that exits fails the test at once.
     """
+    import contextlib
     import signal
     import time
     import urllib.request
@@ -176,7 +177,8 @@ def _serves(command: list[str], url: str, project: Path, *, wait_s: float = 240)
                 time.sleep(1)
         return False
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # the group may have exited already
+            os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
