@@ -182,20 +182,24 @@ def _serves(command: list[str], url: str, project: Path, *, wait_s: float = 240)
         server.wait(timeout=30)
 
 
-def _free_port() -> int:
+def _free_port(first: int) -> int:
+    """A loopback port at or after ``first`` that nothing listens on, below the ephemeral range
+    (kedro viz refuses ports it cannot confirm as free, which an ephemeral one may not be)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for port in range(first, first + 200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free port in {first}..{first + 199}")
 
 
 def test_mlflow_ui_and_kedro_viz_start(project):
-    port = _free_port()
+    port = _free_port(45100)
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     assert _serves([mlflow, "ui", "--backend-store-uri", "sqlite:///mlruns/mlflow.db",
                     "--host", "127.0.0.1", "--port", str(port)],
                    f"http://127.0.0.1:{port}/", project)
-    port = _free_port()
+    port = _free_port(45400)
     assert _serves([KEDRO, "viz", "run", "--host", "127.0.0.1", "--port", str(port),
                     "--no-browser"], f"http://127.0.0.1:{port}/", project)
