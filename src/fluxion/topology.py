@@ -486,16 +486,18 @@ def fit_alps_scaling(n_pixels: Sequence[float] | np.ndarray,
 # --------------------------------------------------------------------------------------------
 # Series of frames
 # --------------------------------------------------------------------------------------------
-def _score_frames(frames: np.ndarray, first: int, sigma: float, region: np.ndarray | None,
-                  n_pixels: int, beta0: float, beta1: float) -> list[dict[str, float]]:
-    """Per-frame statistics of a block of frames, with this thread's workspace."""
+def _score_frames(frames: np.ndarray, numbers: np.ndarray, sigma: float,
+                  region: np.ndarray | None, n_pixels: int, beta0: float,
+                  beta1: float) -> list[dict[str, float]]:
+    """Per-frame statistics of a block of frames (numbered ``numbers``), with this thread's
+    workspace."""
     work = _workspace(frames.shape[1:])
     rows = []
-    for i, frame in enumerate(frames):
+    for t, frame in zip(numbers, frames, strict=True):
         diagram = work.diagram(np.ascontiguousarray(frame, dtype=np.float64), sigma, region)
         lifetimes = diagram[:, 1] - diagram[:, 0]
         value = alps_from_lifetimes(lifetimes) if len(lifetimes) else float("nan")
-        rows.append({"frame": first + i, "alps": value,
+        rows.append({"frame": int(t), "alps": value,
                      "alps_star": _standardize(value, n_pixels, beta0, beta1),
                      "entropy": _entropy(lifetimes) if (lifetimes > 0).any() else float("nan"),
                      "n_points": len(lifetimes), "n_pixels": n_pixels})
@@ -520,7 +522,7 @@ def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
         raise ParameterError(f"alps_series needs a (frames, H, W) movie, got {movie.shape}.")
     shape = tuple(movie.shape[1:])
     region = _region(polygon, shape)
-    n_pixels = _region_pixels(shape, polygon)
+    n_pixels = int(region.sum()) if region is not None else shape[0] * shape[1]
     index = np.arange(len(movie)) if frames is None else np.asarray(list(frames), int)
     starts = range(0, len(index), chunk)
 
@@ -529,10 +531,7 @@ def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
         block_frames = np.asarray(movie[picked], np.float64)
         if standardize:
             block_frames = standardize_frames(block_frames, invert=invert)
-        rows = _score_frames(block_frames, 0, sigma, region, n_pixels, beta0, beta1)
-        for row, t in zip(rows, picked, strict=True):
-            row["frame"] = int(t)
-        return rows
+        return _score_frames(block_frames, picked, sigma, region, n_pixels, beta0, beta1)
 
     if dask_scheduler:
         from dask.distributed import Client
