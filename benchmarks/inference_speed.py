@@ -19,14 +19,14 @@ import time
 import numpy as np
 import torch
 
-from fluxion.inference import denoise_movie
-from fluxion.models import UDVD
+from fluxion.denoising.inference import denoise_movie
+from fluxion.denoising.models import UDVD
 
 MEMORY_SCRIPT = textwrap.dedent("""
     import resource, sys, numpy as np, torch
-    from fluxion.inference import denoise_movie
-    from fluxion.io import read_movie, write_movie
-    from fluxion.models import UDVD
+    from fluxion.denoising.inference import denoise_movie
+    from fluxion.movies.io import read_movie, write_movie
+    from fluxion.denoising.models import UDVD
     frames, size, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     rng = np.random.default_rng(0)
     write_movie(f"{folder}/in.npy", (rng.poisson(0.2, (size, size)).astype(np.float32)

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from fluxion.topology import alps, alps_series
+from fluxion.analysis.topology import alps, alps_series
 
 
 def best_of(fn, repeats: int) -> float:

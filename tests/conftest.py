@@ -15,7 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(scope="session")
 def small_movie():
     """A 40-frame 96x96 simulated movie at 2 counts/pixel (SimulatedMovie)."""
-    from fluxion.simulate import simulate_movie
+    from fluxion.movies.simulate import simulate_movie
 
     return simulate_movie(frames=40, size=96, dose=2.0, particle_diameter_nm=1.6,
                           pixel_size=0.3, seed=3)

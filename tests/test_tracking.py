@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from fluxion.datasets import TrainedModelDataset
-from fluxion.models import UDVD
+from fluxion.denoising.models import UDVD
+from fluxion.denoising.training import TrainingConfig, TrainingResult
 from fluxion.tracking import (
     RegisteredModelNotFoundError,
     load_registered_model,
     log_trained_model,
     set_alias,
 )
-from fluxion.training import TrainingConfig, TrainingResult
 
 
 def tiny_result() -> TrainingResult:

@@ -24,3 +24,18 @@ class MovieNotFoundError(FluxionError, FileNotFoundError):
 
 class ParameterError(FluxionError, ValueError):
     """A parameter of a function or of ``conf/`` is out of its allowed range."""
+
+
+class CheckpointError(FluxionError, ValueError):
+    """A training checkpoint or model file cannot be read (truncated, corrupt, foreign)."""
+
+
+class RegisteredModelNotFoundError(FluxionError, FileNotFoundError):
+    """A registered model, version or alias does not exist in the MLflow registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class LockedError(FluxionError, RuntimeError):
+    """Another process holds a lock that this run needs (e.g. a re-analysis in progress)."""

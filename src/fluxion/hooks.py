@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 
-from fluxion.locking import FileLock
+from fluxion.errors import LockedError
+
+
+def acquire_lock(path: str | Path, *, wait_s: float = 0.0) -> FileLock:
+    """Take the OS file lock at ``path`` (waiting up to ``wait_s`` seconds) and note the holder
+    beside it; raise :class:`LockedError` naming the holder when another process has it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = path.with_name(path.name + ".holder")
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=wait_s)
+    except Timeout:
+        who = holder.read_text().strip() if holder.is_file() else "another process"
+        raise LockedError(
+            f"{path} is held by {who}: another re-analysis is running. This run exits without "
+            "touching anything; the next scheduled run picks up the new movies "
+            "(reanalysis.lock_wait_s makes a run wait instead).") from None
+    holder.write_text(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    return lock
 
 
 class ReanalysisLockHook:
     """Hold ``reanalysis.lock_file`` for the whole of any run that contains re-analysis nodes,
-    taken before any dataset is loaded, so two runs never process the same incoming movie."""
+    taken before any dataset is loaded, so two runs never process the same incoming movie.
+
+    The lock is an OS file lock (``filelock``): it dies with its process, so a killed run
+    leaves no stale lock behind.
+    """
 
     def __init__(self) -> None:
         self._lock: FileLock | None = None
@@ -21,8 +48,7 @@ class ReanalysisLockHook:
         if not any(n.namespace and n.namespace.startswith("reanalysis") for n in pipeline.nodes):
             return
         options = catalog.load("params:reanalysis")
-        self._lock = FileLock(options["lock_file"], wait_s=options["lock_wait_s"])
-        self._lock.acquire()
+        self._lock = acquire_lock(options["lock_file"], wait_s=options["lock_wait_s"])
 
     @hook_impl
     def after_pipeline_run(self) -> None:

@@ -20,10 +20,11 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 import fluxion
-from fluxion.errors import FluxionError
-from fluxion.models import Denoiser
+from fluxion.denoising.models import Denoiser
+from fluxion.errors import RegisteredModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,8 @@ __all__ = [
     "promote_champion",
     "resolve_model",
     "set_alias",
+    "training_logger",
 ]
-
-
-class RegisteredModelNotFoundError(FluxionError, FileNotFoundError):
-    """A registered model, version or alias does not exist in the MLflow registry."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 def flatten_params(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -67,10 +62,26 @@ def _signature(frames: int) -> ModelSignature:
                           outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1, -1, -1))]))
 
 
+def training_logger(run_name: str, **tags: str):
+    """A Lightning MLflow logger writing to a new run nested under the active (Kedro) run, so
+    losses show live in the UI; None when no run is active."""
+    parent = mlflow.active_run()
+    if parent is None:
+        return None
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    experiment = mlflow.get_experiment(parent.info.experiment_id).name
+    return MLFlowLogger(experiment_name=experiment, run_name=run_name,
+                        tracking_uri=mlflow.get_tracking_uri(),
+                        tags={MLFLOW_PARENT_RUN_ID: parent.info.run_id,
+                              "fluxion.kind": "trained-denoiser",
+                              **{f"fluxion.{k}": v for k, v in tags.items()}})
+
+
 def log_trained_model(result, *, registered_model_name: str | None = None,
                       run_name: str | None = None,
                       artifacts: Iterable[str | Path] = ()) -> str | None:
-    """Log a :class:`fluxion.training.TrainingResult` as its own MLflow run.
+    """Log a :class:`fluxion.denoising.training.TrainingResult` as its own MLflow run.
 
     Parameters (the training configuration and movie), per-epoch ``train_loss`` /
     ``val_loss`` / ``learning_rate`` as metric history, ``best_val_loss`` etc., the given
@@ -79,15 +90,15 @@ def log_trained_model(result, *, registered_model_name: str | None = None,
     Returns the registered model version, or None.
     """
     config = result.config
-    with mlflow.start_run(run_name=run_name or config.method,
+    with mlflow.start_run(run_id=result.run_id, run_name=run_name or config.method,
                           nested=mlflow.active_run() is not None) as run:
         mlflow.log_params({**flatten_params(asdict(config)), "movie": result.movie})
         mlflow.set_tags({"fluxion.kind": "trained-denoiser", "fluxion.method": config.method})
-        now = int(time.time() * 1000)
-        history = [Metric(key, float(row[key]), now, int(row["epoch"]))
-                   for row in result.history for key in ("train_loss", "val_loss",
-                                                         "learning_rate")]
-        if history:
+        if result.run_id is None:  # no live logger: the history afterwards
+            now = int(time.time() * 1000)
+            history = [Metric(key, float(row[key]), now, int(row["epoch"]))
+                       for row in result.history for key in ("train_loss", "val_loss",
+                                                             "learning_rate")]
             mlflow.MlflowClient().log_batch(run.info.run_id, metrics=history)
         mlflow.log_metrics({"best_val_loss": result.best_val_loss,
                             "best_epoch": float(result.best_epoch),

@@ -9,8 +9,9 @@ from typing import Any
 import mlflow
 from kedro.io import AbstractDataset
 
-from fluxion.models import Denoiser
-from fluxion.models.checkpoint import load_denoiser, save_denoiser
+from fluxion.denoising.methods import method as find_method
+from fluxion.denoising.models import Denoiser
+from fluxion.denoising.models.checkpoint import load_denoiser, save_denoiser
 from fluxion.tracking import log_trained_model
 
 
@@ -19,15 +20,18 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
 
     ``save`` writes the best weights with their history to ``filepath`` and, when an MLflow run
     is active (every ``kedro run`` with kedro-mlflow), logs a nested run for the model and
-    registers it as ``registered_model_name``; the registered name and version are kept in the
+    registers it as ``registered_model_name`` (default: the ``method``'s name in the
+    registry); the registered name and version are kept in the
     file, and the loaded model carries them as ``model.registered`` (None if unregistered).
     """
 
-    def __init__(self, *, filepath: str, registered_model_name: str | None = None,
-                 run_name: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, filepath: str, method: str | None = None,
+                 registered_model_name: str | None = None, run_name: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
-        self._registered_model_name = registered_model_name
-        self._run_name = run_name
+        registered = find_method(method).registered_name if method else None
+        self._registered_model_name = registered_model_name or registered
+        self._run_name = run_name or (find_method(method).name if method else None)
         self.metadata = metadata
 
     def load(self) -> Denoiser:

@@ -16,7 +16,7 @@ import numpy as np
 from kedro.io import AbstractDataset
 
 from fluxion.errors import MovieError, MovieNotFoundError
-from fluxion.io import (
+from fluxion.movies.io import (
     LazyMovie,
     MovieMetadata,
     find_sidecar,
@@ -39,7 +39,7 @@ class MovieLoader:
         return read_movie(self.path, lazy=True)
 
     def metadata(self) -> MovieMetadata:
-        """Header metadata overridden by the sidecar (see :func:`fluxion.io.read_metadata`)."""
+        """Header metadata overridden by the sidecar (:func:`fluxion.movies.io.read_metadata`)."""
         return read_metadata(self.path)
 
     def __repr__(self) -> str:
@@ -105,12 +105,16 @@ class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]
     def save(self, data: dict[str, Any]) -> None:
         """Write each movie as ``<name>.<save_format>``, streaming frames.
 
-        A value may be an array, an iterable of frames, a callable returning either, or a
-        :class:`FrameStream`; a FrameStream whose target is newer than its source is skipped, so
-        re-running ingestion does not copy unchanged multi-GB movies again.
+        A value may be an array, an iterable of frames, a callable returning either, a
+        :class:`FrameStream` (one whose target is newer than its source is skipped, so
+        re-running ingestion does not copy unchanged multi-GB movies again) or a writer with a
+        ``write(target)`` method (:class:`fluxion.denoising.inference.DenoisedMovieWriter`).
         """
         for name, frames in data.items():
             target = self._path / f"{name}.{self._save_format}"
+            if hasattr(frames, "write"):
+                frames.write(target)
+                continue
             n_frames = None
             if isinstance(frames, FrameStream):
                 if (frames.source is not None and target.exists()

@@ -9,8 +9,9 @@ from typing import Any
 import mlflow
 from kedro.io import AbstractDataset
 
-from fluxion.models import Denoiser
-from fluxion.preview import write_video
+from fluxion.denoising.methods import registered_model_names
+from fluxion.denoising.models import Denoiser
+from fluxion.reporting.preview import write_video
 from fluxion.tracking import (
     CHAMPION,
     RegisteredModelNotFoundError,
@@ -24,13 +25,16 @@ from fluxion.tracking import (
 class RegisteredModelDataset(AbstractDataset[None, tuple[Denoiser, dict[str, str]]]):
     """Load ``(model, {name, version, chosen_by})`` from the MLflow registry.
 
-    The version holding ``alias`` (default ``champion``) among ``names``; without one, the
-    newest version of ``fallback``. Read-only.
+    The version holding ``alias`` (default ``champion``) among ``names`` (default: every
+    registered name of the method registry); without one, the newest version of ``fallback``.
+    Read-only.
     """
 
-    def __init__(self, *, names: list[str], alias: str = CHAMPION, fallback: str | None = None,
-                 required: bool = True, metadata: dict[str, Any] | None = None) -> None:
-        self._names, self._alias, self._fallback = list(names), alias, fallback
+    def __init__(self, *, names: list[str] | None = None, alias: str = CHAMPION,
+                 fallback: str | None = None, required: bool = True,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._names = list(names) if names else registered_model_names()
+        self._alias, self._fallback = alias, fallback
         self._required = required
         self.metadata = metadata
 
@@ -82,9 +86,10 @@ class ChampionAliasDataset(AbstractDataset[dict[str, Any], tuple[str, str] | Non
     """Saving ``{"promote": True, "name": ..., "version": ...}`` moves ``alias`` to that version
     (and off every other model in ``names``); loading gives the current holder."""
 
-    def __init__(self, *, names: list[str], alias: str = CHAMPION,
+    def __init__(self, *, names: list[str] | None = None, alias: str = CHAMPION,
                  metadata: dict[str, Any] | None = None) -> None:
-        self._names, self._alias = list(names), alias
+        self._names = list(names) if names else registered_model_names()
+        self._alias = alias
         self.metadata = metadata
 
     def load(self) -> tuple[str, str] | None:

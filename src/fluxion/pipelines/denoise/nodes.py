@@ -1,15 +1,16 @@
-"""Thin nodes of the denoise pipeline; the work is in fluxion.inference and fluxion.preview."""
+"""Thin nodes of the denoise pipeline; the work is in fluxion.denoising.inference and
+fluxion.reporting.preview."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
-from fluxion.datasets.movies import FrameStream, MovieLoader
+from fluxion.datasets.movies import MovieLoader
+from fluxion.denoising.inference import DenoisedMovieWriter
+from fluxion.denoising.models import Denoiser
 from fluxion.errors import ParameterError
-from fluxion.inference import denoise_movie
-from fluxion.models import Denoiser
-from fluxion.preview import preview_frames
+from fluxion.reporting.preview import preview_frames
 
 
 def chosen_movies(movie_info: dict[str, Any], movies: list[str] | None) -> dict[str, Any]:
@@ -25,8 +26,9 @@ def chosen_movies(movie_info: dict[str, Any], movies: list[str] | None) -> dict[
 
 def denoise_movies(movie_info: dict[str, Any], registered: tuple[Denoiser, dict[str, str]],
                    champion: tuple[str, str] | None, options: dict[str, Any],
-                   ) -> tuple[dict[str, FrameStream], dict[str, Any]]:
-    """Stream every chosen movie through the registered model (written by the catalog).
+                   ) -> tuple[dict[str, DenoisedMovieWriter], dict[str, Any]]:
+    """A prediction writer per chosen movie with the registered model (the catalog gives each
+    its file).
 
     ``champion`` is the alias holder after evaluation (so that, run together, denoising waits
     for the evaluation's verdict); it is recorded in the report.
@@ -35,12 +37,11 @@ def denoise_movies(movie_info: dict[str, Any], registered: tuple[Denoiser, dict[
     movies = chosen_movies(movie_info, options.get("movies"))
     settings = {k: options[k] for k in ("tile", "overlap", "batch", "block", "device")
                 if options.get(k) is not None}
-    streams = {name: FrameStream(partial(denoise_movie, model, MovieLoader(info["copy"])(),
-                                         **settings), n_frames=info["shape"][0])
+    writers = {name: DenoisedMovieWriter(model, MovieLoader(info["copy"])(), settings)
                for name, info in movies.items()}
     report = {"model": which, "champion": list(champion) if champion else None,
               "movies": sorted(movies), "settings": settings}
-    return streams, report
+    return writers, report
 
 
 def make_previews(movie_info: dict[str, Any], denoised: dict[str, MovieLoader],

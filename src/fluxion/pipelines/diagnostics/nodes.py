@@ -1,4 +1,5 @@
-"""Thin nodes of the diagnostics pipeline; the science is in fluxion.diagnostics / physics."""
+"""Thin nodes of the diagnostics pipeline; the science is in fluxion.analysis.diagnostics
+and fluxion.analysis.physics."""
 
 from __future__ import annotations
 
@@ -9,22 +10,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fluxion.datasets.movies import MovieLoader
-from fluxion.diagnostics import (
+from fluxion.analysis.diagnostics import (
     bin_frames,
     bin_mask,
-    largest_square,
     noise_correlation,
-    sum_frames,
+    raw_versus_denoised,
     vacuum_snr,
 )
-from fluxion.physics import (
+from fluxion.analysis.physics import (
     beam_jump_rate,
     crossover_energy,
     knock_on_max_energy,
     thermal_jump_rate,
 )
-from fluxion.plots import (
+from fluxion.datasets.movies import MovieLoader
+from fluxion.reporting.plots import (
     binned_frames,
     frame_sums,
     migration_rates,
@@ -64,7 +64,7 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
     spectra, sums, binned = {}, {}, {}
     for name, info in movie_info.items():
         raw = MovieLoader(info["copy"])()
-        vacuum, particle = masks[f"{name}.vacuum"], masks[f"{name}.particle"]
+        vacuum = masks[f"{name}.vacuum"]
         n = min(options["sum_frames"], len(raw))
         space, time = options["bin_space"], options["bin_time"]
         binned_movie = bin_frames(raw[: 4 * time], space=space, time=time)
@@ -76,15 +76,12 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
             log.warning("%s has no denoised movie; run `kedro run --pipeline denoise` for the "
                         "raw-vs-denoised diagnostics.", name)
             continue
-        clean = denoised[name]()
-        rows, cols = largest_square(vacuum)
-        frames = np.arange(min(options["spectrum_frames"], len(raw)))
-        spectra[f"{name}.png"] = vacuum_spectra(np.asarray(raw[frames])[:, rows, cols],
-                                                np.asarray(clean[frames])[:, rows, cols],
+        compared = raw_versus_denoised(raw, denoised[name](), vacuum, masks[f"{name}.particle"],
+                                       sum_n=n, spectrum_frames=options["spectrum_frames"])
+        spectra[f"{name}.png"] = vacuum_spectra(compared.raw_vacuum, compared.denoised_vacuum,
                                                 title=name)
-        row = int(np.argwhere(particle)[:, 0].mean()) if particle.any() else raw.shape[1] // 2
-        sums[f"{name}.png"] = frame_sums(sum_frames(raw[:n], n)[0], sum_frames(clean[:n], n)[0],
-                                         row=row, n=n, title=name)
+        sums[f"{name}.png"] = frame_sums(compared.raw_sum, compared.denoised_sum,
+                                         row=compared.scan_row, n=compared.n_summed, title=name)
     return spectra, sums, binned
 
 

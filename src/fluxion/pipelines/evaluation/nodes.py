@@ -1,4 +1,4 @@
-"""Thin nodes of the evaluation pipeline; the science is in fluxion.evaluation / metrics."""
+"""Thin nodes of the evaluation pipeline; the science is in fluxion.scoring.evaluation / metrics."""
 
 from __future__ import annotations
 
@@ -9,23 +9,26 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from fluxion.datasets.movies import MovieLoader
-from fluxion.evaluation import evaluate_movie
-from fluxion.inference import denoise_movie
-from fluxion.models import Denoiser, GaussianDenoiser
-from fluxion.plots import example_frames, upsnr_comparison
+from fluxion.denoising.inference import denoise_movie
+from fluxion.denoising.methods import method as find_method
+from fluxion.denoising.models import Denoiser, GaussianDenoiser
+from fluxion.reporting.plots import example_frames, upsnr_comparison
+from fluxion.scoring.evaluation import evaluate_movie
 
 
-def methods_to_compare(udvd: Denoiser, udvd_single: Denoiser, n2n: Denoiser,
-                       champion: tuple[Denoiser, dict[str, str]] | None, gaussian_sigma: float,
+def methods_to_compare(champion: tuple[Denoiser, dict[str, str]] | None,
+                       gaussian_sigma: float, **trained: Denoiser,
                        ) -> tuple[dict[str, Denoiser], dict[str, dict[str, Any]]]:
-    """The trained models, the current champion if it is none of them, and the Gaussian filter.
+    """The trained models (keyed by method key), the current champion if it is none of them,
+    and the Gaussian filter.
 
     Returns the methods by label and, for registered ones, {name, version, champion}.
     """
     holder = (champion[1]["name"], champion[1]["version"]) if champion else None
     methods: dict[str, Denoiser] = {}
     candidates: dict[str, dict[str, Any]] = {}
-    for label, model in (("udvd", udvd), ("udvd-single", udvd_single), ("n2n", n2n)):
+    for key, model in trained.items():
+        label = find_method(key).name
         methods[label] = model
         registered = getattr(model, "registered", None)
         if registered:
@@ -117,28 +120,3 @@ def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
                   "movies": ",".join(sorted(comparison["movie"].unique()))}
         runs[method] = {"params": params, "metrics": _method_metrics(comparison, checks, method)}
     return runs
-
-
-def choose_champion(comparison: pd.DataFrame, candidates: dict[str, dict[str, Any]],
-                    metric: str) -> dict[str, Any]:
-    """The best trained method by ``metric`` (e.g. upsnr_temporal_particle: the lowest mean
-    temporal uMSE inside the particle, over movies) becomes the champion when it beats the
-    current one (or there is none). Ranking by uMSE keeps estimates <= 0 (uPSNR = inf) in
-    order."""
-    reference, region = metric.removeprefix("upsnr_").split("_")
-    rows = comparison[(comparison["reference"] == reference)
-                      & (comparison["region"] == region)
-                      & comparison["method"].isin(list(candidates))]
-    if rows.empty:
-        return {"promote": False, "reason": "no registered model was evaluated"}
-    scores = rows.groupby("method")["umse"].mean().sort_values()
-    best = scores.index[0]
-    current = next((label for label, c in candidates.items() if c["champion"]), None)
-    choice = {"metric": metric, "mean_umse": scores.to_dict(), "best": best,
-              "name": candidates[best]["name"], "version": candidates[best]["version"],
-              "previous": current}
-    if current == best:
-        return {**choice, "promote": False, "reason": "the champion is still the best"}
-    if current is not None and scores[best] >= scores.get(current, np.inf):
-        return {**choice, "promote": False, "reason": "no method beats the champion"}
-    return {**choice, "promote": True, "reason": f"{best} has the best {metric}"}

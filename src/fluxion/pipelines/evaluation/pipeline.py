@@ -2,22 +2,24 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fluxion.denoising.methods import trainable_methods
 from fluxion.pipelines.evaluation.nodes import (
-    choose_champion,
     comparison_figures,
     evaluate_movies,
     example_frame_figures,
     method_runs,
     methods_to_compare,
 )
+from fluxion.scoring.selection import choose_champion
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    trained = {m.key: f"{m.key}_model" for m in trainable_methods()}
     return pipeline(
         [
             node(methods_to_compare,
-                 ["udvd_model", "udvd_single_model", "n2n_model", "current_champion",
-                  "params:evaluation.gaussian_sigma"],
+                 {"champion": "current_champion",
+                  "gaussian_sigma": "params:evaluation.gaussian_sigma", **trained},
                  ["methods", "candidates"], name="gather_methods"),
             node(evaluate_movies, ["movie_info", "movie_masks", "methods",
                                    "params:evaluation"],
@@ -34,8 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "champion_alias", name="promote_the_best_model"),
         ],
         namespace="evaluation",
-        inputs={"movie_info", "movie_masks", "udvd_model", "udvd_single_model", "n2n_model",
-                "current_champion"},
+        inputs={"movie_info", "movie_masks", "current_champion", *trained.values()},
         outputs={"per_frame_scores", "method_comparison", "artifact_checks",
                  "comparison_figures", "example_frames", "evaluation_runs", "champion_alias"},
         parameters={"params:evaluation", "params:evaluation.gaussian_sigma",

@@ -1,4 +1,5 @@
-"""Thin nodes of the ingestion pipeline; the science is in fluxion.ingest and fluxion.regions."""
+"""Thin nodes of the ingestion pipeline; the science is in fluxion.movies.ingest and
+fluxion.movies.regions."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from fluxion.datasets.movies import FrameStream, MovieLoader
-from fluxion.ingest import (
+from fluxion.movies.ingest import (
     describe_movie,
     movie_regions,
     split_frames,
     time_average,
     validated_frames,
 )
-from fluxion.plots import movie_overview
-from fluxion.simulate import ensure_demo_movies
+from fluxion.movies.simulate import ensure_demo_movies
+from fluxion.reporting.plots import movie_overview
 
 
 def choose_movies(user_movies: dict[str, MovieLoader],

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fluxion.analysis.diagnostics import snr_gain
 from fluxion.datasets.movies import MovieLoader
-from fluxion.diagnostics import snr_gain
 from fluxion.errors import FluxionError
-from fluxion.ingest import validated_frames
-from fluxion.io import is_movie_path
+from fluxion.movies.ingest import validated_frames
+from fluxion.movies.io import is_movie_path
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Thin nodes of the topology pipeline; the science is in fluxion.topology(_analysis)."""
+"""Thin nodes of the topology pipeline; the science is in fluxion.analysis.topology."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from fluxion.analysis.topology.movies import extreme_frames, movie_series, summarise_series
 from fluxion.datasets.movies import MovieLoader
-from fluxion.plots import alps_time_series, extreme_frames, persistence_diagrams, size_dependence
-from fluxion.topology import persistence_diagram, standardize_frames
-from fluxion.topology_analysis import movie_series, summarise_series
+from fluxion.reporting.plots import (
+    alps_time_series,
+    extreme_frame_images,
+    persistence_diagrams,
+    size_dependence,
+)
 
 
 def _sources(name: str, info: dict[str, Any], denoised: dict[str, MovieLoader],
@@ -67,19 +71,13 @@ def topology_figures(series: pd.DataFrame, summary: pd.DataFrame, movie_info: di
         source = primary["source"].iloc[0]
         movie = _sources(name, info, denoised, include_raw=False).get(source) or \
             MovieLoader(info["copy"])()
-        polygon = np.asarray(info["metadata"]["particle_polygon"])
-        picked = {}
-        for label, row in (("most ordered", primary.loc[primary["alps_star"].idxmax()]),
-                           ("least ordered", primary.loc[primary["alps_star"].idxmin()])):
-            t = int(row["frame"])
-            image = np.asarray(movie[t], np.float64)
-            if options["standardize"]:
-                image = standardize_frames(image[None], invert=options["invert"])[0]
-            picked[f"{label}: frame {t}, ALPS* {row['alps_star']:.2f}"] = (
-                image, persistence_diagram(image, sigma=options["sigma"], polygon=polygon))
+        polygon = info["metadata"]["particle_polygon"]
+        picked = extreme_frames(primary, movie, polygon=polygon, sigma=options["sigma"],
+                                standardize=options["standardize"], invert=options["invert"])
         diagrams[f"{name}.png"] = persistence_diagrams({k: d for k, (_, d) in picked.items()},
                                                        title=f"{name} ({source})")
-        extremes[f"{name}.png"] = extreme_frames(picked, polygon, title=f"{name} ({source})")
+        extremes[f"{name}.png"] = extreme_frame_images(picked, np.asarray(polygon),
+                                                         title=f"{name} ({source})")
     primary_summary = summary.drop_duplicates("movie")
     across = size_dependence(primary_summary, small_max_nm=options["small_max_nm"],
                              large_min_nm=options["large_min_nm"])

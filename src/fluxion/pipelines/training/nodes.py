@@ -1,4 +1,4 @@
-"""Thin nodes of the training pipeline; the science is in fluxion.training."""
+"""Thin nodes of the training pipeline; the science is in fluxion.denoising.training."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from fluxion.datasets.movies import MovieLoader
+from fluxion.denoising.methods import method
+from fluxion.denoising.training import TrainingConfig, TrainingResult, train_denoiser
 from fluxion.errors import ParameterError
-from fluxion.plots import training_curves
-from fluxion.training import TrainingConfig, TrainingResult, train_denoiser
+from fluxion.reporting.plots import training_curves
+from fluxion.tracking import training_logger
 
 
 def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict[str, Any]:
@@ -28,21 +30,25 @@ def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict
 
 
 def train_method(training_movie: dict[str, Any], common: dict[str, Any],
-                 method: dict[str, Any], checkpoint_folder: str,
+                 method_options: dict[str, Any], checkpoint_folder: str,
                  ) -> tuple[TrainingResult, list[dict[str, float]]]:
-    """Train one method (its parameters over the common ones), resuming from checkpoints."""
-    config = TrainingConfig.from_dict({**common, **method})
+    """Train one method (its parameters over the common ones), resuming from checkpoints;
+    its losses go live to a nested MLflow run when Kedro has opened one."""
+    config = TrainingConfig.from_dict({**common, **method_options})
+    logger = training_logger(f"train {config.method}", movie=training_movie["name"],
+                             method=config.method)
     result = train_denoiser(
         MovieLoader(training_movie["path"])(), splits=training_movie["splits"], config=config,
         checkpoint_dir=Path(checkpoint_folder) / config.method,
-        movie_name=training_movie["name"])
+        movie_name=training_movie["name"], loggers=[logger] if logger else None)
+    result.run_id = logger.run_id if logger else None
     return result, result.history
 
 
-def summarise_training(udvd: list[dict], udvd_single: list[dict], n2n: list[dict],
-                       ) -> tuple[pd.DataFrame, Figure]:
-    """Per-epoch losses of every method as one table, and their curves."""
-    histories = {"udvd": udvd, "udvd-single": udvd_single, "n2n": n2n}
-    table = pd.concat([pd.DataFrame(h).assign(method=m) for m, h in histories.items()],
+def summarise_training(**histories: list[dict[str, float]]) -> tuple[pd.DataFrame, Figure]:
+    """Per-epoch losses of every method (keyed by method key) as one table, and their
+    curves."""
+    by_name = {method(key).name: history for key, history in histories.items()}
+    table = pd.concat([pd.DataFrame(h).assign(method=m) for m, h in by_name.items()],
                       ignore_index=True)
-    return table, training_curves(histories)
+    return table, training_curves(by_name)

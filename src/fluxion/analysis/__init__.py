@@ -1,0 +1,1 @@
+"""Analysis of denoised movies: noise and artifact diagnostics, physics, topology."""

@@ -1,0 +1,103 @@
+"""A movie's topology series: calibrate ALPS* on its own vacuum, score every frame, summarise.
+
+Shared by the topology and re-analysis pipelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fluxion.analysis.diagnostics import largest_square
+from fluxion.analysis.topology.persistence import (
+    calibrate_alps,
+    persistence_diagram,
+    standardize_frames,
+)
+from fluxion.analysis.topology.series import alps_series
+from fluxion.movies.io import LazyMovie
+
+__all__ = [
+    "calibrate_on_vacuum",
+    "extreme_frames",
+    "movie_series",
+    "size_group",
+    "summarise_series",
+]
+
+
+def calibrate_on_vacuum(movie: np.ndarray | LazyMovie, vacuum_mask: np.ndarray, *,
+                        sigma: float, frames: int = 20, standardize: bool = True,
+                        invert: bool = False) -> dict[str, float]:
+    """beta0, beta1 (and r2) from the largest vacuum square of up to ``frames`` frames, with the
+    frames processed exactly as the series will be (z-scored over the whole frame)."""
+    rows, cols = largest_square(vacuum_mask)
+    index = np.unique(np.linspace(0, len(movie) - 1, frames).round().astype(int))
+    images = np.asarray(movie[index], np.float64)
+    if standardize:
+        images = standardize_frames(images, invert=invert)
+    beta0, beta1, r2 = calibrate_alps(images[:, rows, cols], sigma=sigma)
+    return {"beta0": beta0, "beta1": beta1, "r2": r2, "vacuum_square": int(rows.stop - rows.start)}
+
+
+def movie_series(name: str, movie: np.ndarray | LazyMovie, *, source: str,
+                 polygon: list[list[float]], vacuum_mask: np.ndarray,
+                 frame_rate: float | None, options: dict[str, Any],
+                 ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per-frame ALPS, ALPS*, entropy of one movie; betas calibrated on its vacuum unless
+    ``options`` fixes them."""
+    sigma = options["sigma"]
+    if options.get("beta0") is not None and options.get("beta1") is not None:
+        betas = {"beta0": options["beta0"], "beta1": options["beta1"], "r2": float("nan")}
+    else:
+        betas = calibrate_on_vacuum(movie, vacuum_mask, sigma=sigma,
+                                    frames=options["calibration_frames"],
+                                    standardize=options["standardize"],
+                                    invert=options["invert"])
+    table = alps_series(movie, sigma=sigma, polygon=polygon, beta0=betas["beta0"],
+                        beta1=betas["beta1"], standardize=options["standardize"],
+                        invert=options["invert"], n_jobs=options["n_jobs"],
+                        chunk=options["chunk"], dask_scheduler=options.get("dask_scheduler"))
+    table.insert(0, "movie", name)
+    table.insert(1, "source", source)
+    table.insert(3, "time_s", table["frame"] / frame_rate if frame_rate else np.nan)
+    return table, betas
+
+
+def size_group(diameter_nm: float | None, *, small_max_nm: float, large_min_nm: float) -> str:
+    """small (<= small_max_nm), large (> large_min_nm) or intermediate; unknown without size."""
+    if diameter_nm is None or not np.isfinite(diameter_nm):
+        return "unknown"
+    if diameter_nm <= small_max_nm:
+        return "small"
+    return "large" if diameter_nm > large_min_nm else "intermediate"
+
+
+def summarise_series(series: pd.DataFrame, diameters: dict[str, float | None], *,
+                     small_max_nm: float, large_min_nm: float) -> pd.DataFrame:
+    """Mean and std of ALPS* per movie and source, with particle diameter and size group."""
+    summary = (series.groupby(["movie", "source"], sort=False)["alps_star"]
+               .agg(alps_star_mean="mean", alps_star_std="std", frames="count").reset_index())
+    summary["particle_diameter_nm"] = summary["movie"].map(diameters)
+    summary["size_group"] = [size_group(d, small_max_nm=small_max_nm, large_min_nm=large_min_nm)
+                             for d in summary["particle_diameter_nm"]]
+    return summary
+
+
+def extreme_frames(series: pd.DataFrame, movie: np.ndarray | LazyMovie, *,
+                   polygon: list[list[float]], sigma: float, standardize: bool = False,
+                   invert: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The most and least ordered frames of one movie's series (highest and lowest ALPS*):
+    ``{label: (image as scored, persistence diagram inside the polygon)}``."""
+    picked = {}
+    for label, row in (("most ordered", series.loc[series["alps_star"].idxmax()]),
+                       ("least ordered", series.loc[series["alps_star"].idxmin()])):
+        t = int(row["frame"])
+        image = np.asarray(movie[t], np.float64)
+        if standardize:
+            image = standardize_frames(image[None], invert=invert)[0]
+        picked[f"{label}: frame {t}, ALPS* {row['alps_star']:.2f}"] = (
+            image, persistence_diagram(image, sigma=sigma, polygon=polygon))
+    return picked

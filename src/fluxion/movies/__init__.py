@@ -1,0 +1,1 @@
+"""Movies: reading camera files (``io``), their metadata, ingestion, regions, simulation."""

@@ -1,0 +1,1 @@
+"""Scoring without ground truth: metrics and intervals, per-movie evaluation, model choice."""

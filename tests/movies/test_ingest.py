@@ -1,0 +1,107 @@
+"""fluxion.movies.ingest and fluxion.movies.regions: streaming validation, splits, vacuum and
+particle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fluxion.errors import MovieError, ParameterError
+from fluxion.movies.ingest import movie_regions, split_frames, time_average, validated_frames
+from fluxion.movies.metadata import MovieMetadata
+from fluxion.movies.regions import equivalent_diameter_nm, polygon_mask, validate_polygon
+
+
+def test_validated_frames_pass_good_frames_through(small_movie):
+    frames = np.stack(list(validated_frames(small_movie.noisy, source="m.tif")))
+    np.testing.assert_array_equal(frames, small_movie.noisy)
+
+
+@pytest.mark.parametrize("value, message", [(np.nan, "frame 17 holds a non-finite"),
+                                            (np.inf, "frame 17 holds a non-finite"),
+                                            (-50.0, "frame 17 holds counts down to -50")])
+def test_validated_frames_name_the_bad_frame(small_movie, value, message):
+    movie = small_movie.noisy.copy()
+    movie[17, 5, 5] = value
+    with pytest.raises(MovieError, match=message):
+        list(validated_frames(movie, source="m.tif", chunk=4))
+
+
+def test_small_negative_counts_are_tolerated_and_too_few_frames_refused(small_movie):
+    movie = small_movie.noisy - 0.5
+    assert len(list(validated_frames(movie, source="m", negative_tolerance=1.0))) == 40
+    with pytest.raises(MovieError, match="has 3 frame"):
+        list(validated_frames(movie[:3], source="m", min_frames=5))
+
+
+@pytest.mark.parametrize("n, test, span", [(80, 10, None), (2000, 150, 600), (40, 5, None)])
+def test_splits_never_share_a_frame_between_windows(n, test, span):
+    splits = split_frames(n, window=5, test_frames=test, training_span=span)
+    radius = 2
+
+    def read(name):
+        start, stop = splits[name]
+        return set(range(max(start - radius, 0), min(stop + radius, n)))
+
+    assert not read("train") & read("validation")
+    assert not read("validation") & read("test")
+    assert splits["test"] == [n - test, n]
+    train, validation = (b - a for a, b in (splits["train"], splits["validation"]))
+    assert train == pytest.approx(2 * (validation + 4), abs=2)  # 2/3 of the span, gap included
+    if span:
+        assert splits["validation"][1] <= span
+
+
+def test_reference_split():
+    assert split_frames(2000, window=5, test_frames=150, training_span=600) == {
+        "train": [0, 400], "validation": [404, 600], "test": [1850, 2000]}
+
+
+@pytest.mark.parametrize("kwargs", [{"window": 4}, {"train_fraction": 1.5}, {"test_frames": 30}])
+def test_bad_splits_are_refused(kwargs):
+    with pytest.raises(ParameterError):
+        split_frames(40, **({"test_frames": 5} | kwargs))
+
+
+def test_automatic_regions_match_the_simulation(small_movie):
+    sim = small_movie
+    mean = time_average(sim.noisy)
+    np.testing.assert_allclose(mean, sim.noisy.mean(axis=0), rtol=1e-5)
+    found = movie_regions(mean, MovieMetadata(), smooth=3.0, vacuum_margin=4)
+    assert found.vacuum_source == found.polygon_source == "auto"
+    vacuum_counts = sim.clean[:, found.vacuum_mask]
+    assert vacuum_counts.mean() == pytest.approx(2.0, rel=0.02)  # no particle in the vacuum
+    assert found.vacuum_mask.sum() > 0.5 * sim.vacuum_mask.sum()
+    true_diameter = 1.6
+    assert equivalent_diameter_nm(found.particle_polygon, 0.3) == pytest.approx(true_diameter,
+                                                                               rel=0.2)
+    assert not (found.vacuum_mask & found.particle_mask).any()
+
+
+def test_sidecar_regions_win(small_movie):
+    mean = small_movie.noisy.mean(axis=0)
+    meta = MovieMetadata(vacuum_box=[0, 0, 20, 10],
+                         particle_polygon=[[30, 30], [60, 30], [60, 60], [30, 60]])
+    found = movie_regions(mean, meta)
+    assert found.vacuum_source == found.polygon_source == "sidecar"
+    assert found.vacuum_mask.sum() == 200
+    assert found.particle_mask.sum() == 29 * 29  # strictly inside: 31..59
+
+
+def test_polygon_outside_or_degenerate_is_refused():
+    with pytest.raises(ParameterError, match="outside"):
+        polygon_mask([[0, 0], [200, 0], [0, 10]], (96, 96))
+    with pytest.raises(ParameterError, match="at least 3"):
+        validate_polygon([[0, 0], [1, 1]], (96, 96))
+    bow_tie = [[10, 10], [50, 50], [50, 10], [10, 50]]
+    with pytest.raises(ParameterError, match="edges 0 and 2 cross"):
+        validate_polygon(bow_tie, (96, 96))
+    square, concave = [[10, 10], [50, 10], [50, 50], [10, 50]], [[0, 0], [9, 0], [5, 5], [9, 9],
+                                                                 [0, 9]]
+    assert validate_polygon(square, (96, 96)).shape == (4, 2)
+    assert validate_polygon(concave, (96, 96)).shape == (5, 2)  # concave but simple
+
+
+def test_flat_movie_has_no_vacuum():
+    with pytest.raises(MovieError, match="vacuum_box"):
+        movie_regions(np.ones((64, 64)), MovieMetadata())

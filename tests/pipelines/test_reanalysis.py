@@ -1,0 +1,151 @@
+"""Re-analysis of incoming movies: once and only once, crash-safe, corrupt movies skipped,
+a clear error without a champion, one run at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+from kedro_datasets.partitions import IncrementalDataset, PartitionedDataset
+
+import fluxion.pipelines.reanalysis.nodes as reanalysis_nodes
+from conftest import run_pipeline
+from fluxion.datasets import (
+    ChampionAliasDataset,
+    MovieFolderDataset,
+    RegisteredModelDataset,
+)
+from fluxion.errors import LockedError
+from fluxion.hooks import acquire_lock
+from fluxion.movies.simulate import write_simulated_movie
+from fluxion.pipelines.reanalysis import create_pipeline
+from fluxion.tracking import log_trained_model, set_alias
+from test_tracking import tiny_result
+
+NAMES = ["fluxion-udvd", "fluxion-udvd-single", "fluxion-n2n"]
+PARAMS = {
+    "ingestion": {"validation": {"negative_tolerance": 1.0, "min_frames": 10},
+                  "regions": {"smooth": 3.0, "vacuum_margin": 4},
+                  "splits": {"window": 5, "test_frames": 5, "training_span": None,
+                             "train_fraction": 0.6667}},
+    "denoise": {"movies": None, "tile": None, "overlap": None, "batch": 4, "block": 16,
+                "device": None},
+    "preview": {"scale": 1},
+    "topology": {"sigma": 2.0, "standardize": True, "invert": False, "beta0": None,
+                 "beta1": None, "calibration_frames": 6, "include_raw": False, "n_jobs": 1,
+                 "chunk": 8, "dask_scheduler": None, "small_max_nm": 1.5, "large_min_nm": 3.0},
+}
+
+
+@pytest.fixture
+def champion(tracking):
+    version = log_trained_model(tiny_result(), registered_model_name="fluxion-udvd")
+    set_alias("fluxion-udvd", version)
+    return version
+
+
+def _drop(folder, name, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    write_simulated_movie(folder / f"{name}.tif", {"frames": 24, "size": 96, "dose": 2.0,
+                                                    "particle_diameter_nm": 1.2, "seed": seed})
+
+
+def _run(tmp_path):
+    datasets = {
+        "incoming_movies": IncrementalDataset(
+            path=str(tmp_path / "incoming"),
+            dataset={"type": "fluxion.datasets.MovieFileDataset"}),
+        "reanalysis.validated_movies": MovieFolderDataset(path=str(tmp_path / "copies")),
+        "reanalysis.denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised"),
+                                                         save_format="tif"),
+        "reanalysis_results": PartitionedDataset(path=str(tmp_path / "results"),
+                                                 dataset="pandas.ParquetDataset",
+                                                 filename_suffix=".parquet"),
+        "champion_model": RegisteredModelDataset(names=NAMES, fallback="fluxion-udvd"),
+        "champion_alias": ChampionAliasDataset(names=NAMES),
+    }
+    return run_pipeline(create_pipeline(), datasets, PARAMS)
+
+
+def _rows(tmp_path) -> pd.DataFrame:
+    return pd.read_parquet(tmp_path / "results")
+
+
+@pytest.mark.slow
+def test_new_movies_are_processed_once_and_only_once(tmp_path, champion):
+    _drop(tmp_path / "incoming", "2026-01-01_a", 1)
+    catalog = _run(tmp_path)
+    assert catalog.load("reanalysis_report")["processed"] == ["2026-01-01_a"]
+    assert len(_rows(tmp_path)) == 24
+    assert catalog.load("reanalysis_runs")["2026-01-01_a"]["params"]["model_version"] == champion
+    again = _run(tmp_path)  # nothing new
+    assert again.load("reanalysis_report")["processed"] == []
+    _drop(tmp_path / "incoming", "2026-01-02_b", 2)
+    third = _run(tmp_path)
+    assert third.load("reanalysis_report")["processed"] == ["2026-01-02_b"]
+    rows = _rows(tmp_path)
+    assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-02_b": 24}
+    assert not rows.duplicated(["movie", "source", "frame"]).any()
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_leaves_one_set_of_rows(tmp_path, champion, monkeypatch):
+    _drop(tmp_path / "incoming", "2026-01-01_a", 1)
+    _drop(tmp_path / "incoming", "2026-01-01_b", 2)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(reanalysis_nodes, "snr_gain", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path)
+    assert not (tmp_path / "incoming" / "CHECKPOINT").exists()
+    monkeypatch.undo()
+    _run(tmp_path)
+    _run(tmp_path)
+    rows = _rows(tmp_path)
+    assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-01_b": 24}
+
+
+@pytest.mark.slow
+def test_a_corrupt_movie_is_skipped_and_the_others_processed(tmp_path, champion):
+    _drop(tmp_path / "incoming", "2026-01-01_a", 1)
+    broken = tmp_path / "incoming" / "2026-01-01_b.tif"
+    data = (tmp_path / "incoming" / "2026-01-01_a.tif").read_bytes()
+    broken.write_bytes(data[: len(data) // 3])
+    catalog = _run(tmp_path)
+    report = catalog.load("reanalysis_report")
+    assert report["processed"] == ["2026-01-01_a"]
+    assert "truncated" in report["skipped"]["2026-01-01_b.tif"]
+    assert list(_rows(tmp_path)["movie"].unique()) == ["2026-01-01_a"]
+    assert (tmp_path / "incoming" / "CHECKPOINT").is_file()
+
+
+def test_without_a_champion_the_error_says_how_to_make_one(tmp_path, tracking):
+    _drop(tmp_path / "incoming", "2026-01-01_a", 1)
+    with pytest.raises(Exception, match=r"fluxion-udvd.*kedro run --pipeline training"):
+        _run(tmp_path)
+    assert not (tmp_path / "incoming" / "CHECKPOINT").exists()
+
+
+def test_a_second_run_cannot_take_the_lock(tmp_path):
+    lock = tmp_path / "incoming" / ".reanalysis.lock"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from fluxion.hooks import acquire_lock
+        held = acquire_lock({str(lock)!r})
+        print("locked", flush=True)
+        time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError, match="another re-analysis is running") as info:
+            acquire_lock(lock, wait_s=0.5)
+        assert "pid" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    acquire_lock(lock).release()  # released when its process died
