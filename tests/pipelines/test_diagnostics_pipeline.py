@@ -11,7 +11,9 @@ from fluxion.datasets import MovieFolderDataset
 from fluxion.movies.simulate import simulate_movie
 from fluxion.pipelines.diagnostics import create_pipeline
 
-OPTIONS = {"max_distance": 4, "max_lag": 3, "sum_frames": 30, "bin_space": 3, "bin_time": 4,
+OPTIONS = {"max_distance": 4, "max_lag": 3, "correlation_limits": {"neighbour": 0.03,
+                                                                   "frame": 0.01},
+           "sum_frames": 30, "bin_space": 3, "bin_time": 4,
            "spectrum_frames": 10,
            "beam": {"dose_rate": 2000.0, "E0_keV": 300.0, "mass_u": 195.084, "Z": 78,
                     "T_K": 300.0, "attempt_hz": 1.0e12}}
@@ -33,6 +35,9 @@ def test_diagnostics_run_on_raw_and_denoised_movies(tmp_path):
     table = catalog.load("noise_correlation_table")
     first = table[(table["axis"] == "horizontal") & (table["step"] == 1)]["correlation"].item()
     assert first == pytest.approx(0.05, abs=0.02)
+    flags = catalog.load("noise_flags").set_index("movie")
+    assert bool(flags.loc["m", "neighbour_flag"]) and not bool(flags.loc["m", "frame_flag"])
+    assert catalog.load("noise_flag_tags") == {"fluxion.correlated_noise": "m"}
     metrics = catalog.load("noise_correlation_metrics")
     assert metrics["m.neighbour_correlation"]["value"] == pytest.approx(0.05, abs=0.02)
     for name in ("vacuum_spectra_figures", "frame_sum_figures", "binned_frame_figures"):

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from fluxion.errors import ParameterError
-from fluxion.movies.io import LazyMovie, iter_chunks
+from fluxion.movies.io import LazyMovie, iter_chunks, time_average
 
 __all__ = [
     "RawVersusDenoised",
@@ -125,7 +125,10 @@ def noise_correlation(movie: Movie, vacuum_mask: np.ndarray, *, max_distance: in
                       max_lag: int = 10) -> dict[str, np.ndarray]:
     """Pearson correlation of vacuum noise against pixel distance and frame lag.
 
-    Each frame's vacuum mean is subtracted (dose fluctuations are not noise correlation). Pairs
+    The time-averaged vacuum image is subtracted first (Fresnel fringes and illumination
+    gradients are static structure, not correlated noise), then each frame's remaining vacuum
+    mean (dose fluctuations are not noise correlation either); the frame-to-frame values are
+    corrected for the time average's own share of each frame. Pairs
     of vacuum pixels ``d`` apart horizontally / vertically (d = 1..max_distance) and the same
     pixel ``lag`` frames apart (lag = 1..max_lag) are accumulated over the whole movie.
     Returns ``distance``, ``horizontal``, ``vertical``, ``lag`` and ``temporal`` arrays.
@@ -138,9 +141,11 @@ def noise_correlation(movie: Movie, vacuum_mask: np.ndarray, *, max_distance: in
     vertical = np.zeros((max_distance, 6))
     temporal = np.zeros((max_lag, 6))
     history: list[np.ndarray] = []
+    static = time_average(movie)
     for chunk in iter_chunks(movie):
         for frame in chunk:
-            noise = np.where(mask, frame - frame[mask].mean(), 0.0)
+            residual = frame - static
+            noise = np.where(mask, residual - residual[mask].mean(), 0.0)
             for d in range(1, max_distance + 1):
                 both = mask[:, :-d] & mask[:, d:]
                 horizontal[d - 1] += _pair_sums(noise[:, :-d][both], noise[:, d:][both])
@@ -154,7 +159,14 @@ def noise_correlation(movie: Movie, vacuum_mask: np.ndarray, *, max_distance: in
             "horizontal": np.array([_pearson(s) for s in horizontal]),
             "vertical": np.array([_pearson(s) for s in vertical]),
             "lag": np.arange(1, max_lag + 1),
-            "temporal": np.array([_pearson(s) for s in temporal])}
+            "temporal": _undo_mean_removal(np.array([_pearson(s) for s in temporal]),
+                                           len(movie))}
+
+
+def _undo_mean_removal(correlation: np.ndarray, n_frames: int) -> np.ndarray:
+    """Frame-to-frame correlation corrected for subtracting the movie's own time average,
+    which makes independent frames correlate by -1/(T - 1): rho = r (1 - 1/T) + 1/T."""
+    return correlation * (1 - 1 / n_frames) + 1 / n_frames
 
 
 def largest_square(mask: np.ndarray) -> tuple[slice, slice]:

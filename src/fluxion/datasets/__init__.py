@@ -13,6 +13,7 @@ from fluxion.datasets.registry import (
     ChampionAliasDataset,
     MethodRunsDataset,
     RegisteredModelDataset,
+    RunTagsDataset,
     VideoFolderDataset,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "MovieLoader",
     "NpzDataset",
     "RegisteredModelDataset",
+    "RunTagsDataset",
     "TrainedModelDataset",
     "VideoFolderDataset",
 ]

@@ -121,3 +121,21 @@ class MethodRunsDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
 
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix}
+
+
+class RunTagsDataset(AbstractDataset[dict[str, str], None]):
+    """Saving ``{tag: value}`` sets those tags on the active MLflow run (the Kedro run), so
+    flags show in the runs table; without an active run, nothing."""
+
+    def __init__(self, *, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+
+    def load(self) -> None:
+        raise NotImplementedError("RunTagsDataset is write-only: see the run's tags in MLflow.")
+
+    def save(self, data: dict[str, str]) -> None:
+        if mlflow.active_run() is not None:
+            mlflow.set_tags(data)
+
+    def _describe(self) -> dict[str, Any]:
+        return {}

@@ -30,6 +30,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
+from fluxion.analysis.noise import measure_noise
 from fluxion.denoising.losses import blind_spot_loss, n2n_loss
 from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.methods import trainable_methods
@@ -249,14 +250,17 @@ _MODULES: dict[str, type[DenoiserModule]] = {"blind-spot": BlindSpotModule,
 # --------------------------------------------------------------------------------------------
 def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]],
                    config: TrainingConfig, checkpoint_dir: str | Path | None = None,
-                   movie_name: str = "movie", loggers: list | None = None) -> TrainingResult:
+                   movie_name: str = "movie", loggers: list | None = None,
+                   noise_gain: float | None = None) -> TrainingResult:
     """Train ``config.method`` on one movie; resume from ``checkpoint_dir/last.ckpt`` if there.
 
     ``splits`` gives [start, stop) target frames for ``train`` and ``validation`` (see
     :func:`fluxion.movies.ingest.split_frames`). A finished run is not trained again; one made
     with other settings is moved to ``checkpoint_dir/stale/``. Under torchrun every process
     trains on its own random crops and gradients are averaged; ``loggers`` are Lightning
-    loggers (e.g. an MLflow logger bound to the run Kedro opened).
+    loggers (e.g. an MLflow logger bound to the run Kedro opened). ``noise_gain`` (noise
+    variance / mean, measured in the vacuum at ingestion) sets the loss floor of the leak
+    check; without it the gain is measured on the training frames.
     """
     config.validate()
     torch.manual_seed(config.seed)
@@ -264,13 +268,15 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     _check_movie(movie, splits, model.frames, config.crop, movie_name)
     mean, std = count_scale(movie, tuple(splits["train"]))
     model.set_count_scale(mean, std)
+    if noise_gain is None:
+        noise_gain = measure_noise(movie, frames=tuple(splits["train"])).gain
     module = _MODULES[find_method(config.method).loss](model, config)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else Path(scratch)
         resume = _resumable_checkpoint(folder, config)
         if resume is None or not _finished(resume, config):
             _fit(module, movie, splits, config, folder, resume, loggers or [], movie_name)
-        return _result(module, folder, config, movie_name, noise_floor=mean)
+        return _result(module, folder, config, movie_name, noise_floor=noise_gain * mean)
 
 
 def _fit(module: DenoiserModule, movie, splits, config: TrainingConfig, folder: Path,

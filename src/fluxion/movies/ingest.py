@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from fluxion.analysis.diagnostics import vacuum_statistics
+from fluxion.analysis.noise import measure_noise
 from fluxion.errors import MovieError, ParameterError
-from fluxion.movies.io import LazyMovie, check_finite, iter_chunks
+from fluxion.movies.io import LazyMovie, check_finite, iter_chunks, time_average
 from fluxion.movies.metadata import MovieMetadata
 from fluxion.movies.regions import (
     box_mask,
@@ -61,14 +62,6 @@ def validated_frames(movie: np.ndarray | LazyMovie, *, source: str | Path,
                 "if small negative values are expected.")
         yield from block
         start += len(block)
-
-
-def time_average(movie: np.ndarray | LazyMovie, *, chunk: int = 32) -> np.ndarray:
-    """Mean frame of a movie, streamed in blocks (float64 accumulation)."""
-    total = np.zeros(movie.shape[1:], np.float64)
-    for block in iter_chunks(movie, chunk):
-        total += block.sum(axis=0, dtype=np.float64)
-    return (total / len(movie)).astype(np.float32)
 
 
 def split_frames(n_frames: int, *, window: int = 5, test_frames: int = 150,
@@ -132,8 +125,10 @@ def movie_regions(mean_image: np.ndarray, metadata: MovieMetadata, *, smooth: fl
 
 def describe_movie(name: str, movie: np.ndarray | LazyMovie, metadata: MovieMetadata,
                    regions: MovieRegions, splits: dict[str, list[int]]) -> dict[str, Any]:
-    """One summary row: size, recording conditions, vacuum counts and SNR, particle size."""
+    """One summary row: size, recording conditions, vacuum counts, SNR and measured noise gain,
+    particle size."""
     stats = vacuum_statistics(movie, regions.vacuum_mask)
+    noise = measure_noise(movie, regions.vacuum_mask)
     diameter, diameter_from = metadata.particle_diameter_nm, "sidecar"
     if diameter is None and metadata.pixel_size:
         diameter = equivalent_diameter_nm(regions.particle_polygon, metadata.pixel_size)
@@ -148,6 +143,7 @@ def describe_movie(name: str, movie: np.ndarray | LazyMovie, metadata: MovieMeta
         "dose_rate_e_per_A2_s": metadata.dose_rate,
         "vacuum_mean_counts": stats["vacuum_mean"],
         "vacuum_snr": stats["vacuum_snr"],
+        "noise_gain": noise.gain,  # variance / mean, from consecutive-frame differences
         "vacuum_pixels": int(regions.vacuum_mask.sum()),
         "particle_pixels": int(regions.particle_mask.sum()),
         "particle_diameter_nm": diameter,

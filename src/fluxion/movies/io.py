@@ -37,6 +37,7 @@ __all__ = [
     "natural_key",
     "read_metadata",
     "read_movie",
+    "time_average",
     "write_movie",
 ]
 
@@ -488,3 +489,11 @@ def read_metadata(path: str | Path) -> MovieMetadata:
             meta.ground_truth = str((sidecar.parent / meta.ground_truth).resolve())
     check_geometry(meta, movie.shape, sidecar or path)
     return meta
+
+
+def time_average(movie: np.ndarray | LazyMovie, *, chunk: int = 32) -> np.ndarray:
+    """Mean frame of a movie, streamed in blocks (float64 accumulation)."""
+    total = np.zeros(movie.shape[1:], np.float64)
+    for block in iter_chunks(movie, chunk):
+        total += block.sum(axis=0, dtype=np.float64)
+    return (total / len(movie)).astype(np.float32)

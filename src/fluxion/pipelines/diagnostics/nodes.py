@@ -17,6 +17,7 @@ from fluxion.analysis.diagnostics import (
     raw_versus_denoised,
     vacuum_snr,
 )
+from fluxion.analysis.noise import CorrelationLimits, correlation_flags
 from fluxion.analysis.physics import (
     beam_jump_rate,
     crossover_energy,
@@ -36,10 +37,13 @@ log = logging.getLogger(__name__)
 
 
 def measure_noise_correlation(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
-                              options: dict[str, Any]
-                              ) -> tuple[pd.DataFrame, Figure, dict[str, dict[str, float]]]:
-    """Vacuum noise correlation of every raw movie against distance and lag."""
-    curves, rows, metrics = {}, [], {}
+                              options: dict[str, Any],
+                              ) -> tuple[pd.DataFrame, Figure, dict[str, dict[str, float]],
+                                         pd.DataFrame, dict[str, str]]:
+    """Vacuum noise correlation of every raw movie against distance and lag, and the flags
+    of movies whose noise breaks the blind-spot assumption (table and MLflow run tags)."""
+    limits = CorrelationLimits(**options["correlation_limits"])
+    curves, rows, metrics, flags = {}, [], {}, []
     for name, info in movie_info.items():
         movie = MovieLoader(info["copy"])()
         curve = noise_correlation(movie, masks[f"{name}.vacuum"],
@@ -50,10 +54,14 @@ def measure_noise_correlation(movie_info: dict[str, Any], masks: dict[str, np.nd
                             ("temporal", "lag")):
             rows += [{"movie": name, "axis": axis, "step": int(s), "correlation": float(r)}
                      for s, r in zip(curve[steps], curve[axis], strict=True)]
-        metrics[f"{name}.neighbour_correlation"] = {
-            "value": float((curve["horizontal"][0] + curve["vertical"][0]) / 2), "step": 0}
-        metrics[f"{name}.frame_correlation"] = {"value": float(curve["temporal"][0]), "step": 0}
-    return pd.DataFrame(rows), noise_correlations(curves), metrics
+        flags.append({"movie": name, **correlation_flags(curve, limits),
+                      "neighbour_limit": limits.neighbour, "frame_limit": limits.frame})
+        for key in ("neighbour_correlation", "frame_correlation"):
+            metrics[f"{name}.{key}"] = {"value": flags[-1][key], "step": 0}
+    table = pd.DataFrame(flags)
+    flagged = sorted(table.loc[table["correlated_noise"], "movie"]) if len(table) else []
+    tags = {"fluxion.correlated_noise": ",".join(flagged) or "none"}
+    return pd.DataFrame(rows), noise_correlations(curves), metrics, table, tags
 
 
 def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.ndarray],

@@ -26,7 +26,8 @@ def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict
         raise ParameterError(f"training.movie is {name!r}, but the ingested movies are "
                              f"{sorted(movie_info)}.")
     return {"name": name, "path": movie_info[name]["copy"],
-            "splits": movie_info[name]["splits"]}
+            "splits": movie_info[name]["splits"],
+            "noise_gain": movie_info[name].get("summary", {}).get("noise_gain")}
 
 
 def train_method(training_movie: dict[str, Any], common: dict[str, Any],
@@ -40,7 +41,8 @@ def train_method(training_movie: dict[str, Any], common: dict[str, Any],
     result = train_denoiser(
         MovieLoader(training_movie["path"])(), splits=training_movie["splits"], config=config,
         checkpoint_dir=Path(checkpoint_folder) / config.method,
-        movie_name=training_movie["name"], loggers=[logger] if logger else None)
+        movie_name=training_movie["name"], loggers=[logger] if logger else None,
+        noise_gain=training_movie.get("noise_gain"))
     result.run_id = logger.run_id if logger else None
     return result, result.history
 
