@@ -23,7 +23,7 @@ from fluxion.tracking import find_champion, log_trained_model, set_alias
 
 NAMES = ["fluxion-udvd", "fluxion-udvd-single", "fluxion-n2n"]
 OPTIONS = {"gaussian_sigma": 2.0, "level": 0.9, "bootstrap": 200, "seed": 0, "spatial": True,
-           "shared_references": True, "champion_metric": "upsnr_temporal_frame",
+           "shared_references": True, "champion_metric": "upsnr_ranking_frame",
            "lattice_spacings": None, "phantom_threshold": 0.01, "sum_frames": 30}
 
 
@@ -35,7 +35,8 @@ def simulated(tmp_path_factory):
     np.save(folder / "truth.npy", sim.clean)
     info = {"m": {"copy": str(folder / "m.npy"),
                   "splits": {"train": [0, 12], "validation": [16, 20], "test": [22, 30]},
-                  "metadata": {"ground_truth": str(folder / "truth.npy")}}}
+                  "metadata": {"ground_truth": str(folder / "truth.npy")},
+                  "summary": {"noise_gain": 1.0}}}
     particle = np.zeros((64, 64), bool)
     particle[20:40, 20:44] = True
     masks = {"m.vacuum": sim.vacuum_mask, "m.particle": particle}
@@ -58,7 +59,7 @@ def test_score_methods_with_and_without_truth(simulated):
                            truth=sim.clean)
     assert set(scores["reference"]) == {"temporal", "spatial", "truth"}
     assert len(scores[(scores["method"] == "gauss1") & (scores["reference"] == "temporal")]) \
-        == 2 * 8  # frame and particle, per test frame
+        == 3 * 8  # frame, particle and the static rest, per test frame
     summary = summarise_scores(scores, peak=2.0, n_bootstrap=200)
     row = summary[(summary["method"] == "gauss1") & (summary["reference"] == "truth")
                   & (summary["region"] == "frame")].iloc[0]
@@ -91,6 +92,12 @@ def test_evaluation_promotes_the_best_model_and_logs_a_run_per_method(simulated,
         tracking.get_model_version_by_alias("fluxion-n2n", "champion")
     comparison = catalog.load("method_comparison")
     assert set(comparison["method"]) == {"udvd", "udvd-single", "n2n", "gaussian"}
+    assert list(comparison.columns[:4]) == ["movie", "method", "reference", "region"]
+    risk = comparison[comparison["reference"] == "risk"]
+    assert set(risk["region"]) == {"frame", "particle", "static"}
+    assert risk["umse"].notna().all() and risk["dynamics_bias_db"].notna().all()
+    differences = catalog.load("method_differences")
+    assert len(differences) == 6 and set(differences["reference"]) == {"ranking"}
     runs = tracking.search_runs([parent.info.experiment_id],
                                 filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     metric_names = {r.info.run_name: set(r.data.metrics) for r in runs}

@@ -9,8 +9,8 @@ from scipy import ndimage
 
 from fluxion.errors import ParameterError
 from fluxion.movies.simulate import simulate_movie
+from fluxion.scoring.intervals import block_bootstrap_ci
 from fluxion.scoring.metrics import (
-    bootstrap_ci,
     movie_peak,
     psnr,
     spatial_references,
@@ -19,7 +19,6 @@ from fluxion.scoring.metrics import (
     temporal_references,
     umse,
     upsnr,
-    upsnr_ci,
 )
 
 
@@ -52,7 +51,8 @@ def test_upsnr_of_a_gaussian_filter_is_within_half_a_db_of_its_psnr(static_movie
     denoised = {t: ndimage.gaussian_filter(movie[t].astype(float), 1.0) for t in frames}
     umses = [umse(denoised[t], *temporal_references(movie, t, exclude=[t])) for t in frames]
     mses = [np.mean((denoised[t] - clean[t]) ** 2) for t in frames]
-    unsupervised, low, high = upsnr_ci(umses, peak=peak, seed=1)
+    mean, low_mse, high_mse = block_bootstrap_ci(umses, block=4, seed=1)
+    unsupervised, low, high = (10 * np.log10(peak**2 / m) for m in (mean, high_mse, low_mse))
     true = 10 * np.log10(peak**2 / np.mean(mses))
     assert unsupervised == pytest.approx(true, abs=0.5)
     assert low < unsupervised < high
@@ -92,7 +92,7 @@ def test_bootstrap_intervals_cover_the_true_mean_at_about_the_nominal_rate(rng):
     covered = 0
     for trial in range(300):
         values = rng.exponential(2.0, 40)
-        _, low, high = bootstrap_ci(values, level=0.9, n=500, seed=trial)
+        _, low, high = block_bootstrap_ci(values, block=1, level=0.9, n=500, seed=trial)
         covered += low <= 2.0 <= high
     assert 0.82 <= covered / 300 <= 0.96
 
@@ -112,4 +112,4 @@ def test_bad_metric_input_is_refused():
     with pytest.raises(ParameterError, match="selects no pixel"):
         umse(*(np.zeros((4, 4)),) * 4, mask=np.zeros((4, 4), bool))
     with pytest.raises(ParameterError, match="at least 2"):
-        bootstrap_ci([1.0])
+        block_bootstrap_ci([1.0], block=1)

@@ -5,11 +5,12 @@ references a, b, c of the same clean image with independent noise,
 ``uMSE = mean((a - f(y))^2) - mean((b - c)^2) / 2``, which estimates the true MSE for Poisson
 (and any independent zero-mean) noise, and ``uPSNR = 10 log10(M^2 / uMSE)``. References come from
 neighbouring frames (temporal) or from a random 2x2 sub-sampling of one frame (spatial).
+Intervals over test frames are in :mod:`fluxion.scoring.intervals`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,16 +22,15 @@ from fluxion.movies.io import LazyMovie
 
 __all__ = [
     "SpatialReferences",
-    "bootstrap_ci",
     "movie_peak",
     "psnr",
     "spatial_references",
     "ssim",
     "temporal_reference_frames",
     "temporal_references",
+    "to_db",
     "umse",
     "upsnr",
-    "upsnr_ci",
 ]
 
 
@@ -62,7 +62,7 @@ def umse(denoised: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, *,
     return float(np.mean((a - f) ** 2) - np.mean((b - c) ** 2) / 2)
 
 
-def _to_db(mse: float | np.ndarray, peak: float) -> float | np.ndarray:
+def to_db(mse: float | np.ndarray, peak: float) -> float | np.ndarray:
     """10 log10(peak^2 / mse); +inf when an unsupervised MSE estimate is <= 0 (the denoiser's
     error is below what the references can resolve)."""
     mse = np.asarray(mse, np.float64)
@@ -74,14 +74,14 @@ def _to_db(mse: float | np.ndarray, peak: float) -> float | np.ndarray:
 def upsnr(denoised: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, *, peak: float,
           mask: np.ndarray | None = None) -> float:
     """Unsupervised PSNR in dB, 10 log10(peak^2 / uMSE); ``peak`` is fixed per movie."""
-    return float(_to_db(umse(denoised, a, b, c, mask=mask), peak))
+    return float(to_db(umse(denoised, a, b, c, mask=mask), peak))
 
 
 def psnr(estimate: np.ndarray, truth: np.ndarray, *, peak: float,
          mask: np.ndarray | None = None) -> float:
     """PSNR in dB against the ground truth."""
     estimate, truth = _select(_same_shape(estimate, truth), mask)
-    return float(_to_db(np.mean((estimate - truth) ** 2), peak))
+    return float(to_db(np.mean((estimate - truth) ** 2), peak))
 
 
 def ssim(estimate: np.ndarray, truth: np.ndarray, *, data_range: float) -> float:
@@ -163,28 +163,3 @@ def spatial_references(frames: np.ndarray, *, seed: int, target: int | None = No
     inputs = pick(0, cells)
     a, b, c = (pick(r, cells[target:target + 1])[0] for r in (1, 2, 3))
     return SpatialReferences(inputs, a, b, c, roles)
-
-
-def bootstrap_ci(per_frame_values: Sequence[float] | np.ndarray, *, level: float = 0.90,
-                 n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of per-frame values and its bootstrap confidence interval (percentile method).
-
-    Test frames are resampled with replacement ``n`` times. Returns (mean, low, high).
-    """
-    values = np.asarray(per_frame_values, np.float64)
-    if values.ndim != 1 or len(values) < 2:
-        raise ParameterError(f"bootstrap_ci needs at least 2 per-frame values, got "
-                             f"{values.shape}.")
-    if not 0 < level < 1:
-        raise ParameterError(f"level must be between 0 and 1, got {level}.")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(values.mean()), float(low), float(high)
-
-
-def upsnr_ci(per_frame_umse: Sequence[float] | np.ndarray, *, peak: float, level: float = 0.90,
-             n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """uPSNR of the mean uMSE over test frames, with its bootstrap CI (from resampled means)."""
-    mean, low, high = bootstrap_ci(per_frame_umse, level=level, n=n, seed=seed)
-    return float(_to_db(mean, peak)), float(_to_db(high, peak)), float(_to_db(low, peak))

@@ -33,6 +33,12 @@ class Denoiser(nn.Module):
         self.register_buffer("count_mean", torch.tensor(0.0))
         self.register_buffer("count_std", torch.tensor(1.0))
 
+    def self_weight(self) -> float | None:
+        """d f_i / d y_i, the output pixel's derivative by the same pixel of the target frame,
+        when the architecture fixes it (0 through a blind spot, the centre tap of a linear
+        filter); None when it must be estimated (see :mod:`fluxion.scoring.risk`)."""
+        return None
+
     def set_count_scale(self, mean: float, std: float) -> None:
         """Record the movie's count mean and std (std must be > 0)."""
         if not std > 0:

@@ -58,6 +58,10 @@ class UDVD(Denoiser):
         return {"frames": self.frames, "width": self.width,
                 "triplet_channels": self.triplet_channels}
 
+    def self_weight(self) -> float:
+        """0: no output pixel reads its own input pixel (the blind spot)."""
+        return 0.0
+
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """The upper-half-plane network on (N, frames, H, W): one rotation's features."""
         if self.first is None:
@@ -106,6 +110,11 @@ class GaussianDenoiser(Denoiser):
 
     def architecture(self) -> dict:
         return {"sigma": self.sigma}
+
+    def self_weight(self) -> float:
+        """The filter's centre weight (away from the frame's edges)."""
+        centre = float(self.kernel[self.kernel.numel() // 2])
+        return centre * centre
 
     def __init__(self, sigma: float = 2.0) -> None:
         super().__init__()

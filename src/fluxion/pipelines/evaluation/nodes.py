@@ -49,19 +49,27 @@ def _truth(meta: dict[str, Any]):
 
 def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
                     methods: dict[str, Denoiser], options: dict[str, Any],
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per-frame scores, the comparison table (uPSNR with CIs, PSNR/SSIM) and artifact checks
-    of every method on every movie's test frames."""
-    per_frame, comparison, checks = [], [], []
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-frame scores, the comparison table (uPSNR with block-bootstrap intervals, risk
+    estimate, PSNR/SSIM), artifact checks and paired differences of every method on every
+    movie's test frames."""
+    per_frame, comparison, checks, differences = [], [], [], []
     for name, info in movie_info.items():
-        scores, summary, movie_checks = evaluate_movie(
+        scores, summary, movie_checks, pairs = evaluate_movie(
             MovieLoader(info["copy"])(), methods, test=info["splits"]["test"],
             particle_mask=masks[f"{name}.particle"], vacuum_mask=masks[f"{name}.vacuum"],
-            truth=_truth(info["metadata"]), options=options)
+            truth=_truth(info["metadata"]), options=options,
+            noise_gain=info.get("summary", {}).get("noise_gain"))
         per_frame.append(scores.assign(movie=name))
-        comparison.append(summary.assign(movie=name))
+        comparison.append(_movie_first(summary.assign(movie=name)))
         checks.append(movie_checks.assign(movie=name))
-    return pd.concat(per_frame), pd.concat(comparison), pd.concat(checks)
+        differences.append(pairs.assign(movie=name))
+    return (pd.concat(per_frame), pd.concat(comparison), pd.concat(checks),
+            _movie_first(pd.concat(differences)))
+
+
+def _movie_first(table: pd.DataFrame) -> pd.DataFrame:
+    return table[["movie", *(c for c in table.columns if c != "movie")]]
 
 
 def comparison_figures(comparison: pd.DataFrame) -> dict[str, Figure]:
