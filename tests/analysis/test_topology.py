@@ -15,6 +15,7 @@ from fluxion.analysis.topology import (
     alps_from_lifetimes,
     alps_series,
     calibrate_alps,
+    calibrate_on_vacuum,
     fit_alps_scaling,
     persistence_diagram,
     persistent_entropy,
@@ -23,6 +24,7 @@ from fluxion.analysis.topology import (
     standardized_alps,
 )
 from fluxion.errors import ParameterError
+from fluxion.movies.simulate import simulate_movie
 
 
 def test_two_minima_merge_at_the_saddle():
@@ -217,3 +219,19 @@ def test_series_on_a_dask_cluster_equals_local_threads(rng):
         remote = alps_series(movie, beta0=-1.0, beta1=0.5, chunk=2,
                              dask_scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local, remote)
+
+
+def test_calibration_on_a_movie_vacuum_passes_its_held_out_self_check():
+    """Whole frames smoothed, then squares inside the vacuum: held-out frames' vacuum squares
+    score ALPS* 1 +- 0.05."""
+    sim = simulate_movie(frames=24, size=128, dose=2.0, particle_diameter_nm=1.2, seed=8)
+    betas = calibrate_on_vacuum(sim.noisy, sim.vacuum_mask, sigma=2.0, frames=24)
+    assert betas["beta1"] > 0 and betas["r2"] > 0.8
+    assert betas["self_check"] == pytest.approx(1.0, abs=0.05) and betas["self_check_passed"]
+
+
+def test_a_vacuum_whose_alps_does_not_grow_with_size_is_refused(rng):
+    frames = np.ones((4, 60, 60))
+    frames[:, 24:36, 24:36] -= rng.random((4, 12, 12))  # every square holds the same points
+    with pytest.raises(ParameterError, match="does not grow with region size"):
+        calibrate_alps(frames, sizes=[14, 30, 50])

@@ -34,6 +34,7 @@ __all__ = [
     "smooth",
     "standardize_frames",
     "standardized_alps",
+    "vacuum_square_alps",
 ]
 
 REFERENCE_BETA0, REFERENCE_BETA1 = -5.08, 0.705
@@ -160,46 +161,67 @@ def persistent_entropy(image: np.ndarray, *, sigma: float = 2.0,
     return lifetime_entropy(diagram[:, 1] - diagram[:, 0])
 
 
-def calibrate_alps(vacuum_frames: np.ndarray | LazyMovie, *,
-                   sizes: Sequence[int] | None = None, sigma: float = 2.0,
-                   ) -> tuple[float, float, float]:
-    """Fit ALPS = beta0 + beta1 ln n on square vacuum regions of several sizes.
-
-    ``vacuum_frames`` are (T, H, W) images of vacuum only (e.g. the largest vacuum square of
-    each frame). For every frame and size s a centred s x s square region is scored (the whole
-    frame is smoothed, only points born inside count), n = its pixel count. Returns
-    (beta0, beta1, r2) of the least-squares fit.
-    """
-    frames = np.asarray(vacuum_frames, np.float64)
-    if frames.ndim == 2:
-        frames = frames[None]
-    if frames.ndim != 3:
-        raise ParameterError(f"calibrate_alps needs (frames, H, W) vacuum images, got "
-                             f"{frames.shape}.")
-    side = min(frames.shape[1:])
+def _vacuum_squares(shape: tuple[int, int], within: tuple[slice, slice] | None,
+                    sizes: Sequence[int] | None) -> list[np.ndarray]:
+    """Masks of centred s x s squares inside ``within`` (default: the whole frame)."""
+    rows, cols = within or (slice(0, shape[0]), slice(0, shape[1]))
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    side = min(height, width)
     if sizes is None:
         sizes = sorted({int(s) for s in np.geomspace(12, side - 2, 5)})
     sizes = [int(s) for s in sizes if 6 <= s <= side]
     if len(sizes) < 2:
         raise ParameterError(f"calibration needs at least two region sizes between 6 and the "
                              f"vacuum size {side} px; the vacuum region is too small.")
+    squares = []
+    for s in sizes:
+        y0, x0 = rows.start + (height - s) / 2, cols.start + (width - s) / 2
+        squares.append(polygon_mask([[x0 - 0.5, y0 - 0.5], [x0 + s - 0.5, y0 - 0.5],
+                                     [x0 + s - 0.5, y0 + s - 0.5], [x0 - 0.5, y0 + s - 0.5]],
+                                    shape))
+    return squares
+
+
+def vacuum_square_alps(frames: np.ndarray | LazyMovie, *, sigma: float = 2.0,
+                       within: tuple[slice, slice] | None = None,
+                       sizes: Sequence[int] | None = None) -> np.ndarray:
+    """(n pixels, ALPS) of centred vacuum squares of several sizes inside ``within`` in every
+    frame. Each whole frame is smoothed, exactly as scoring smooths it, and only points born
+    inside a square count."""
+    frames = np.asarray(frames, np.float64)
+    if frames.ndim == 2:
+        frames = frames[None]
+    if frames.ndim != 3:
+        raise ParameterError(f"calibrating ALPS needs (frames, H, W) images, got "
+                             f"{frames.shape}.")
     work = workspace(frames.shape[1:])
     rows = []
-    for s in sizes:
-        y0, x0 = (frames.shape[1] - s) / 2, (frames.shape[2] - s) / 2
-        square = [[x0 - 0.5, y0 - 0.5], [x0 + s - 0.5, y0 - 0.5], [x0 + s - 0.5, y0 + s - 0.5],
-                  [x0 - 0.5, y0 + s - 0.5]]
-        region = polygon_mask(square, frames.shape[1:])
+    for region in _vacuum_squares(frames.shape[1:], within, sizes):
         n = int(region.sum())
         for frame in frames:
             diagram = work.diagram(frame, sigma, region)
             if len(diagram):
-                rows.append((math.log(n), alps_from_lifetimes(diagram[:, 1] - diagram[:, 0])))
-    if len({n for n, _ in rows}) < 2:
+                rows.append((n, alps_from_lifetimes(diagram[:, 1] - diagram[:, 0])))
+    return np.array(rows, np.float64).reshape(-1, 2)
+
+
+def calibrate_alps(frames: np.ndarray | LazyMovie, *, sizes: Sequence[int] | None = None,
+                   sigma: float = 2.0, within: tuple[slice, slice] | None = None,
+                   ) -> tuple[float, float, float]:
+    """Fit ALPS = beta0 + beta1 ln n on vacuum squares of several sizes
+    (:func:`vacuum_square_alps`; ``within`` is the vacuum part of the frames, default all of
+    it), n = a square's pixel count. Returns (beta0, beta1, r2); beta1 must come out > 0."""
+    rows = vacuum_square_alps(frames, sigma=sigma, within=within, sizes=sizes)
+    if len(np.unique(rows[:, 0])) < 2:
         raise ParameterError("the vacuum frames hold no persistence points to calibrate on "
                              "(a perfectly flat vacuum?); give topology.beta0 and beta1 instead.")
-    log_n, values = np.array(rows).T
-    return fit_alps_scaling(np.exp(log_n), values)
+    beta0, beta1, r2 = fit_alps_scaling(rows[:, 0], rows[:, 1])
+    if not beta1 > 0:
+        raise ParameterError(f"ALPS does not grow with region size in this vacuum (beta1 = "
+                             f"{beta1:.3g}, r2 = {r2:.2f}): ALPS* cannot be calibrated on it. "
+                             "Check the vacuum mask (a sidecar vacuum_box), or give "
+                             "topology.beta0 and beta1.")
+    return beta0, beta1, r2
 
 
 def fit_alps_scaling(n_pixels: Sequence[float] | np.ndarray,
