@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from fluxion.errors import MovieError, ParameterError
 from fluxion.movies.ingest import movie_regions, split_frames, time_average, validated_frames
 from fluxion.movies.metadata import MovieMetadata
 from fluxion.movies.regions import equivalent_diameter_nm, polygon_mask, validate_polygon
+from fluxion.movies.simulate import simulate_movie
 
 
 def test_validated_frames_pass_good_frames_through(small_movie):
@@ -104,4 +106,23 @@ def test_polygon_outside_or_degenerate_is_refused():
 
 def test_flat_movie_has_no_vacuum():
     with pytest.raises(MovieError, match="vacuum_box"):
-        movie_regions(np.ones((64, 64)), MovieMetadata())
+        movie_regions(np.ones((64, 64)), MovieMetadata(), vacuum_margin=4)
+
+
+@pytest.mark.parametrize("imaging", ["bright-field", "ncsi"])
+def test_the_vacuum_takes_no_piece_of_a_crystalline_support(imaging):
+    sim = simulate_movie(frames=12, size=128, dose=20.0, particle_diameter_nm=1.2, seed=5,
+                         imaging=imaging, support_fraction=0.3)
+    mean = sim.clean.mean(axis=0)
+    support_top = int(128 * (1 - 0.3))
+    found = movie_regions(mean, MovieMetadata(pixel_size=0.3), vacuum_margin_nm=0.3)
+    assert not found.vacuum_mask[support_top - 9:].any()  # 0.3 nm = 10 px from the support
+    assert found.vacuum_mask.sum() > 0.15 * mean.size
+    inside = polygon_mask(sim.particle_polygon, mean.shape)
+    distance = ndimage.distance_transform_edt(~inside)
+    assert distance[found.vacuum_mask].min() > 6  # the polygon lies 4 px outside the particle
+
+
+def test_a_margin_in_nm_needs_a_pixel_size():
+    with pytest.raises(ParameterError, match="vacuum_margin_nm needs the movie's pixel size"):
+        movie_regions(np.ones((32, 32)), MovieMetadata(), vacuum_margin_nm=1.0)

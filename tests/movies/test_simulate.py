@@ -50,10 +50,34 @@ def test_particle_is_darker_than_vacuum_and_inside_its_polygon(small_movie):
     assert sim.clean[0][inside].std() > 0.1 * 2.0
 
 
-def test_small_particles_are_more_often_disordered():
+def test_disorder_is_independent_of_size_unless_asked():
     small = simulate_movie(frames=400, size=64, particle_diameter_nm=1.0, seed=1)
     large = simulate_movie(frames=400, size=160, particle_diameter_nm=3.5, seed=1)
+    assert small.disordered.mean() == pytest.approx(0.5, abs=0.2)
+    assert large.disordered.mean() == pytest.approx(0.5, abs=0.2)
+    small = simulate_movie(frames=400, size=64, particle_diameter_nm=1.0, seed=1,
+                           size_dependent_disorder=True)
+    large = simulate_movie(frames=400, size=160, particle_diameter_nm=3.5, seed=1,
+                           size_dependent_disorder=True)
     assert small.disordered.mean() > 0.6 > 0.2 > large.disordered.mean()
+
+
+def test_ncsi_columns_are_bright_with_a_fringe_at_the_edge():
+    sim = simulate_movie(frames=2, size=96, dose=50.0, particle_diameter_nm=1.6, seed=3,
+                         imaging="ncsi", disordered_fraction=0.0)
+    dark = simulate_movie(frames=2, size=96, dose=50.0, particle_diameter_nm=1.6, seed=3,
+                          disordered_fraction=0.0)
+    inside = polygon_mask(sim.particle_polygon, sim.clean.shape[1:])
+    vacuum = sim.clean[0][sim.vacuum_mask].mean()
+    assert sim.clean[0][inside].max() > 1.2 * vacuum > dark.clean[0][inside].max()
+    centre = sim.particle_polygon.mean(axis=0)
+    radius = np.hypot(*(sim.particle_polygon - centre).T).mean()
+    rows, cols = np.mgrid[0:96, 0:96]
+    distance = np.hypot(cols - centre[0], rows - centre[1])
+    ring = (distance > radius) & (distance < radius + 6) & (rows < centre[1])  # above: no support
+    fringe = np.abs(sim.clean[0][ring] - vacuum).max()
+    assert fringe > 0.06 * vacuum and fringe > 2 * np.abs(dark.clean[0][ring] - vacuum).max()
+    assert sim.metadata.dose_rate == pytest.approx(50.0 / 0.3**2 * 75.0)  # e/A^2/s
 
 
 def test_disordered_frames_move_columns_more(small_movie):
@@ -65,7 +89,8 @@ def test_disordered_frames_move_columns_more(small_movie):
 
 
 @pytest.mark.parametrize("bad", [{"dose": 0}, {"frames": 0}, {"size": 16},
-                                 {"particle_diameter_nm": 9.0}, {"noise_correlation": 0.7}])
+                                 {"particle_diameter_nm": 9.0}, {"noise_correlation": 0.7},
+                                 {"imaging": "dark-field"}, {"disordered_fraction": 1.5}])
 def test_bad_settings_are_refused(bad):
     settings = {"frames": 3, "size": 64, "particle_diameter_nm": 1.0} | bad
     with pytest.raises(ParameterError):

@@ -107,13 +107,15 @@ class MovieRegions:
 
 
 def movie_regions(mean_image: np.ndarray, metadata: MovieMetadata, *, smooth: float = 3.0,
-                  vacuum_margin: int = 4) -> MovieRegions:
+                  vacuum_margin_nm: float = 1.0, vacuum_margin: float | None = None,
+                  ) -> MovieRegions:
     """Vacuum from the sidecar box, else found; particle polygon from the sidecar, else found."""
     shape = mean_image.shape
     if metadata.vacuum_box is not None:
         vacuum, vacuum_source = box_mask(metadata.vacuum_box, shape), "sidecar"
     else:
-        vacuum, vacuum_source = find_vacuum(mean_image, smooth=smooth, margin=vacuum_margin), "auto"
+        margin = _margin_px(metadata, vacuum_margin_nm, vacuum_margin)
+        vacuum, vacuum_source = find_vacuum(mean_image, smooth=smooth, margin=margin), "auto"
     if metadata.particle_polygon is not None:
         polygon, polygon_source = np.asarray(metadata.particle_polygon, float), "sidecar"
     else:
@@ -121,6 +123,17 @@ def movie_regions(mean_image: np.ndarray, metadata: MovieMetadata, *, smooth: fl
     particle = polygon_mask(polygon, shape)
     vacuum &= ~particle
     return MovieRegions(vacuum, particle, polygon, vacuum_source, polygon_source)
+
+
+def _margin_px(metadata: MovieMetadata, margin_nm: float, margin_px: float | None) -> float:
+    """The vacuum margin in pixels: ``margin_px`` when given, else ``margin_nm`` at the movie's
+    pixel size (a movie without one needs ``vacuum_margin`` in pixels)."""
+    if margin_px is not None:
+        return margin_px
+    if not metadata.pixel_size:
+        raise ParameterError("ingestion.regions.vacuum_margin_nm needs the movie's pixel size "
+                             "(pixel_size in the sidecar), or give vacuum_margin in pixels.")
+    return margin_nm * 10.0 / metadata.pixel_size
 
 
 def describe_movie(name: str, movie: np.ndarray | LazyMovie, metadata: MovieMetadata,

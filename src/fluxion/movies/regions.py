@@ -100,32 +100,50 @@ def box_mask(box: Sequence[int], shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def find_vacuum(mean_image: np.ndarray, *, smooth: float = 3.0, margin: int = 4,
+def find_vacuum(mean_image: np.ndarray, *, smooth: float = 3.0, margin: float = 4,
                 min_fraction: float = 0.01) -> np.ndarray:
-    """Vacuum mask of a time-averaged movie: the bright, smooth region, shrunk by ``margin``.
+    """Vacuum mask of a time-averaged movie: the bright, featureless region, at least
+    ``margin`` pixels from anything else.
 
-    The image is smoothed (``smooth`` px Gaussian) and split by Otsu's threshold; bright connected
-    regions larger than ``min_fraction`` of the frame are kept and eroded by ``margin`` pixels so
-    that no particle edge leaks in. Raises :class:`MovieError` when no vacuum is found.
+    The image is smoothed (``smooth`` px Gaussian) and split by Otsu's threshold; of the bright
+    part only what is also featureless is kept (local contrast below Otsu's threshold of the
+    contrast map), so the bright columns of a crystalline support are never taken for vacuum.
+    Connected regions larger than ``min_fraction`` of the frame are kept and everything closer
+    than ``margin`` pixels to a non-vacuum pixel is dropped (the frame's border does not count).
+    Raises :class:`MovieError` when no vacuum is found.
     """
     image = ndimage.gaussian_filter(np.asarray(mean_image, np.float64), smooth)
     if np.ptp(image) == 0:
         raise MovieError("find_vacuum: the time-averaged movie is flat; vacuum and particle cannot "
                          "be told apart. Give a vacuum_box in the movie's sidecar.")
-    bright = image > filters.threshold_otsu(image)
+    bright = (image > filters.threshold_otsu(image)) & _featureless(mean_image, smooth)
     labels = measure.label(bright, connectivity=1)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     keep = np.flatnonzero(sizes >= min_fraction * image.size)
     mask = np.isin(labels, keep)
     if margin > 0:
-        mask = ndimage.binary_erosion(mask, iterations=margin, border_value=1)
+        padded = np.pad(mask, 1, constant_values=True)  # the frame's border is not an edge
+        mask = ndimage.distance_transform_edt(padded)[1:-1, 1:-1] > margin
     if mask.sum() < min_fraction * image.size:
         raise MovieError("find_vacuum: no vacuum region was found in the time-averaged movie (the "
-                         "bright part covers under "
+                         "bright, featureless part beyond the margin covers under "
                          f"{100 * min_fraction:.0f}% of the frame). Give a vacuum_box "
-                         "[x0, y0, x1, y1] in the movie's sidecar YAML.")
+                         "[x0, y0, x1, y1] in the movie's sidecar YAML, or lower "
+                         "ingestion.regions.vacuum_margin_nm.")
     return mask
+
+
+def _featureless(mean_image: np.ndarray, smooth: float) -> np.ndarray:
+    """Where the lightly smoothed image has little local contrast (std over a window of
+    2 * smooth + 1 px) by Otsu's threshold of that contrast map: no lattice, no edge."""
+    fine = ndimage.gaussian_filter(np.asarray(mean_image, np.float64), 1.0)
+    size = 2 * round(smooth) + 1
+    mean = ndimage.uniform_filter(fine, size)
+    contrast = np.sqrt(np.maximum(ndimage.uniform_filter(fine**2, size) - mean**2, 0.0))
+    if np.ptp(contrast) == 0:
+        return np.ones(contrast.shape, bool)
+    return contrast <= filters.threshold_otsu(contrast)
 
 
 def find_particle_polygon(mean_image: np.ndarray, vacuum_mask: np.ndarray, *,

@@ -64,8 +64,9 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
                    support_spacing: float = 2.71, contrast: float = 0.35,
                    support_fraction: float = 0.22, jitter: float = 0.08,
                    disorder_jitter: float = 0.55, hop_probability: float = 0.03,
-                   disordered_fraction: float | None = None, switch_probability: float = 0.05,
-                   noise_correlation: float = 0.01) -> SimulatedMovie:
+                   disordered_fraction: float = 0.5, size_dependent_disorder: bool = False,
+                   switch_probability: float = 0.05, noise_correlation: float = 0.01,
+                   imaging: str = "bright-field") -> SimulatedMovie:
     """Simulate a noisy movie of a nanoparticle with its clean ground truth.
 
     Parameters
@@ -86,14 +87,19 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
         RMS column displacement (Angstrom) in ordered and in disordered periods.
     hop_probability
         Per frame, the chance that a surface column hops to a neighbouring site.
-    disordered_fraction
-        Long-run fraction of disordered frames; by default smaller particles are more fluxional
-        (0.9 at <= 1 nm, 0.05 at >= 3 nm).
+    disordered_fraction, size_dependent_disorder
+        Long-run fraction of disordered frames, the same for every size by default (so a size
+        trend is never built in); ``size_dependent_disorder`` makes smaller particles more
+        fluxional instead (0.9 at <= 1 nm, 0.05 at >= 3 nm), for tests of size dependence.
     switch_probability
         Per-frame chance of switching between ordered and disordered periods.
     noise_correlation
         Pearson correlation of horizontally / vertically adjacent pixels' noise (0 = none;
         ~0.01 in the reference detector).
+    imaging
+        ``bright-field``: dark Gaussian columns. ``ncsi`` (negative spherical-aberration
+        imaging, aberration-corrected): bright columns, and a contrast-transfer-like fringe
+        (a bright and a dark band) along the particle's and the support's edges.
     """
     height, width = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
     _require(frames >= 1, f"frames must be >= 1, got {frames}")
@@ -108,9 +114,14 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
              f"a {particle_diameter_nm} nm particle ({2 * radius:.0f} px) does not fit above the "
              f"support in a {height}x{width} frame at {pixel_size} A/px; enlarge size or "
              "pixel_size")
+    _require(imaging in ("bright-field", "ncsi"), f"imaging must be bright-field or ncsi, got "
+             f"{imaging!r}")
+    _require(0 <= disordered_fraction <= 1, f"disordered_fraction must be in [0, 1], got "
+             f"{disordered_fraction}")
     rng = np.random.default_rng(seed)
-    if disordered_fraction is None:
+    if size_dependent_disorder:
         disordered_fraction = float(np.clip((3.0 - particle_diameter_nm) / 2.0, 0.05, 0.9))
+    sign = 1.0 if imaging == "ncsi" else -1.0  # bright or dark columns
 
     center = np.array([width / 2.0, support_top - 0.85 * radius])  # (x, y): rests on the support
     sigma_px = COLUMN_WIDTH_A / pixel_size
@@ -122,7 +133,7 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
                             angle=0.0, extent=max(height, width) * 1.5)
     inside = (support_cols[:, 1] >= support_top + 1) & (support_cols[:, 1] < height + 3)
     background = 1.0 - 0.12 * ndimage.gaussian_filter(support_mask.astype(np.float32), 2.0)
-    background -= contrast * 0.8 * _render(support_cols[inside], (height, width), sigma_px)
+    background += sign * contrast * 0.8 * _render(support_cols[inside], (height, width), sigma_px)
 
     # The particle: a square lattice of columns inside a disk, at a random orientation.
     sites = _lattice(center, lattice_spacing / pixel_size, angle=rng.uniform(0, np.pi / 2),
@@ -132,6 +143,10 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
     surface = depth < lattice_spacing / pixel_size
     particle_disk = (np.hypot(xx - center[0], yy - center[1]) <= radius).astype(np.float32)
     particle_shadow = 0.08 * ndimage.gaussian_filter(particle_disk, 2.0)
+    if imaging == "ncsi":  # a fringe along every edge, as contrast transfer draws it
+        edges = particle_disk + support_mask.astype(np.float32)
+        background += 0.6 * (ndimage.gaussian_filter(edges, 1.5)
+                             - ndimage.gaussian_filter(edges, 4.0))
 
     disordered = _two_state_chain(frames, disordered_fraction, switch_probability, rng)
     hops = np.zeros_like(sites)
@@ -149,13 +164,14 @@ def simulate_movie(*, frames: int = 100, size: int | tuple[int, int] = 128, dose
             columns = 0.55 * _render(positions, (height, width), 1.6 * sigma_px)
         else:
             columns = _render(positions, (height, width), sigma_px)
-        clean[t] = dose * np.clip(background - particle_shadow - contrast * columns, 0.05, None)
+        clean[t] = dose * np.clip(background - particle_shadow + sign * contrast * columns, 0.05,
+                                  None)
 
     counts = rng.poisson(clean).astype(np.float32)
     if noise_correlation > 0:
         counts = _point_spread(counts, noise_correlation)
 
-    margin = 2.5 * step
+    margin = 3.0 * step  # broad fluxional columns reach 2.5 steps out
     vacuum_mask = ((np.hypot(xx - center[0], yy - center[1]) > radius + margin)
                    & (yy < support_top - margin))
     polygon_radius = radius + 0.6 * step
