@@ -256,19 +256,27 @@ def extreme_frame_images(frames: dict[str, tuple[np.ndarray, np.ndarray]],
 
 
 def size_dependence(summary, *, small_max_nm: float, large_min_nm: float) -> Figure:
-    """Mean and standard deviation of ALPS* per movie against particle diameter, by size group."""
+    """Mean ALPS* per movie (with its block-bootstrap interval) and its std against particle
+    diameter, within one calibration group: the group of the first row (denoised movies when
+    there are any); the title names it and how many movies of other groups were left out."""
+    group = summary["calibration_group"].iloc[0] if len(summary) else ""
+    rows = summary[summary["calibration_group"] == group]
+    others = summary.loc[summary["calibration_group"] != group, "movie"].nunique()
     fig, (mean_ax, std_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    for group, rows in summary.groupby("size_group"):
-        mean_ax.scatter(rows["particle_diameter_nm"], rows["alps_star_mean"], label=group, s=40)
-        std_ax.scatter(rows["particle_diameter_nm"], rows["alps_star_std"], label=group, s=40)
+    for size, picked in rows.groupby("size_group"):
+        error = np.abs(picked[["alps_star_low", "alps_star_high"]].to_numpy().T
+                       - picked["alps_star_mean"].to_numpy())
+        mean_ax.errorbar(picked["particle_diameter_nm"], picked["alps_star_mean"], yerr=error,
+                         fmt="o", capsize=3, label=size)
+        std_ax.scatter(picked["particle_diameter_nm"], picked["alps_star_std"], label=size, s=40)
     for ax in (mean_ax, std_ax):
         ax.axvline(small_max_nm, color="grey", ls=":", lw=1)
         ax.axvline(large_min_nm, color="grey", ls=":", lw=1)
         ax.set_xlabel("particle diameter (nm, equivalent circle)")
-        if len(summary):
-            ax.legend(fontsize=8)
-    mean_ax.axhline(1.3, color="green", ls="--", lw=1)
-    mean_ax.axhline(1.1, color="red", ls="--", lw=1)
-    mean_ax.set_ylabel("mean ALPS* over frames")
+        if len(rows):
+            ax.legend(title="size group", fontsize=8)
+    mean_ax.set_ylabel("mean ALPS* over frames (90% block-bootstrap interval)")
     std_ax.set_ylabel("std of ALPS* over frames")
+    note = f"; {others} movie(s) of other groups left out" if others else ""
+    fig.suptitle(f"calibration group: {group}{note}", fontsize=10)
     return fig

@@ -6,6 +6,7 @@ fan-out over frames (threads or Dask), ``movies`` the per-movie calibration and 
 
 from fluxion.analysis.topology.movies import (
     calibrate_on_vacuum,
+    calibration_group,
     extreme_frames,
     movie_series,
     size_group,
@@ -34,6 +35,7 @@ __all__ = [
     "alps_series",
     "calibrate_alps",
     "calibrate_on_vacuum",
+    "calibration_group",
     "extreme_frames",
     "fit_alps_scaling",
     "movie_series",

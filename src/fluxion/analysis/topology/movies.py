@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from arch.bootstrap import optimal_block_length
 
 from fluxion.analysis.diagnostics import largest_square
 from fluxion.analysis.topology.persistence import (
@@ -21,9 +22,11 @@ from fluxion.analysis.topology.persistence import (
 from fluxion.analysis.topology.series import alps_series
 from fluxion.errors import ParameterError
 from fluxion.movies.io import LazyMovie
+from fluxion.scoring.intervals import block_bootstrap_ci
 
 __all__ = [
     "calibrate_on_vacuum",
+    "calibration_group",
     "extreme_frames",
     "movie_series",
     "size_group",
@@ -87,15 +90,40 @@ def size_group(diameter_nm: float | None, *, small_max_nm: float, large_min_nm: 
     return "large" if diameter_nm > large_min_nm else "intermediate"
 
 
+def calibration_group(source: str, *, sigma: float, standardize: bool, invert: bool) -> str:
+    """The processing a movie's ALPS* depends on: only movies in one group compare."""
+    steps = [f"sigma {sigma:g} px", "z-scored" if standardize else "as recorded"]
+    return f"{source}: " + ", ".join([*steps, "inverted"] if invert else steps)
+
+
 def summarise_series(series: pd.DataFrame, diameters: dict[str, float | None], *,
-                     small_max_nm: float, large_min_nm: float) -> pd.DataFrame:
-    """Mean and std of ALPS* per movie and source, with particle diameter and size group."""
-    summary = (series.groupby(["movie", "source"], sort=False)["alps_star"]
-               .agg(alps_star_mean="mean", alps_star_std="std", frames="count").reset_index())
+                     small_max_nm: float, large_min_nm: float, groups: dict[str, str],
+                     level: float = 0.90, seed: int = 0) -> pd.DataFrame:
+    """Mean and std of ALPS* per movie and source, with a moving-block bootstrap interval of
+    the mean (block length from the series' own autocorrelation), particle diameter, size
+    group, and the calibration group of each source (``groups``: source -> group)."""
+    rows = []
+    for (movie, source), frames in series.groupby(["movie", "source"], sort=False):
+        values = frames.sort_values("frame")["alps_star"].to_numpy()
+        mean, low, high = _interval(values, level, seed)
+        rows.append({"movie": movie, "source": source, "calibration_group": groups[source],
+                     "alps_star_mean": mean, "alps_star_low": low, "alps_star_high": high,
+                     "alps_star_std": float(np.std(values, ddof=1)) if len(values) > 1
+                     else float("nan"), "frames": len(values)})
+    summary = pd.DataFrame(rows, columns=["movie", "source", "calibration_group",
+                                          "alps_star_mean", "alps_star_low", "alps_star_high",
+                                          "alps_star_std", "frames"])
     summary["particle_diameter_nm"] = summary["movie"].map(diameters)
     summary["size_group"] = [size_group(d, small_max_nm=small_max_nm, large_min_nm=large_min_nm)
                              for d in summary["particle_diameter_nm"]]
     return summary
+
+
+def _interval(values: np.ndarray, level: float, seed: int) -> tuple[float, float, float]:
+    if len(values) < 4:
+        return float(np.mean(values)), float("nan"), float("nan")
+    block = int(np.ceil(optimal_block_length(values)["circular"].iloc[0]))
+    return block_bootstrap_ci(values, block=max(block, 1), level=level, seed=seed)
 
 
 def extreme_frames(series: pd.DataFrame, movie: np.ndarray | LazyMovie, *,

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fluxion.analysis.topology.movies import extreme_frames, movie_series, summarise_series
+from fluxion.analysis.topology.movies import (
+    calibration_group,
+    extreme_frames,
+    movie_series,
+    summarise_series,
+)
 from fluxion.datasets.movies import MovieLoader
 from fluxion.reporting.plots import (
     alps_time_series,
@@ -37,7 +42,7 @@ def topology_of_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
         empty = pd.DataFrame(columns=["movie", "source", "frame", "time_s", "alps", "alps_star",
                                       "entropy", "n_points", "n_pixels"])
         return empty, summarise_series(empty, {}, small_max_nm=options["small_max_nm"],
-                                       large_min_nm=options["large_min_nm"]), {}, {}
+                                       large_min_nm=options["large_min_nm"], groups={}), {}, {}
     for name, info in movie_info.items():
         for source, movie in _sources(name, info, denoised, options["include_raw"]).items():
             table, betas = movie_series(
@@ -49,8 +54,12 @@ def topology_of_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
     series = pd.concat(tables, ignore_index=True)
     diameters = {name: info["summary"].get("particle_diameter_nm")
                  for name, info in movie_info.items()}
+    groups = {source: calibration_group(source, sigma=options["sigma"],
+                                        standardize=options["standardize"],
+                                        invert=options["invert"])
+              for source in series["source"].unique()}
     summary = summarise_series(series, diameters, small_max_nm=options["small_max_nm"],
-                               large_min_nm=options["large_min_nm"])
+                               large_min_nm=options["large_min_nm"], groups=groups)
     for row in summary.itertuples():
         for key in ("alps_star_mean", "alps_star_std"):
             metrics[f"{row.movie}.{row.source}.{key}"] = {"value": float(getattr(row, key)),
@@ -78,7 +87,6 @@ def topology_figures(series: pd.DataFrame, summary: pd.DataFrame, movie_info: di
                                                        title=f"{name} ({source})")
         extremes[f"{name}.png"] = extreme_frame_images(picked, np.asarray(polygon),
                                                          title=f"{name} ({source})")
-    primary_summary = summary.drop_duplicates("movie")
-    across = size_dependence(primary_summary, small_max_nm=options["small_max_nm"],
+    across = size_dependence(summary, small_max_nm=options["small_max_nm"],
                              large_min_nm=options["large_min_nm"])
     return timelines, diagrams, extremes, across
