@@ -3,6 +3,8 @@ particle."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -126,3 +128,13 @@ def test_the_vacuum_takes_no_piece_of_a_crystalline_support(imaging):
 def test_a_margin_in_nm_needs_a_pixel_size():
     with pytest.raises(ParameterError, match="vacuum_margin_nm needs the movie's pixel size"):
         movie_regions(np.ones((32, 32)), MovieMetadata(), vacuum_margin_nm=1.0)
+
+
+@pytest.mark.parametrize("test_frames", [6, 10, 150])
+def test_the_minimum_frames_message_gives_the_real_minimum(test_frames):
+    with pytest.raises(ParameterError, match=r"at least (\d+) frames") as info:
+        split_frames(test_frames + 5, test_frames=test_frames)
+    needed = int(re.search(r"at least (\d+) frames", str(info.value)).group(1))
+    split_frames(needed, test_frames=test_frames)  # enough
+    with pytest.raises(ParameterError):
+        split_frames(needed - 1, test_frames=test_frames)  # and not one frame less

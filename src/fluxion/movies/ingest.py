@@ -80,19 +80,27 @@ def split_frames(n_frames: int, *, window: int = 5, test_frames: int = 150,
     if not 0 < train_fraction < 1:
         raise ParameterError(f"train_fraction must be between 0 and 1, got {train_fraction}.")
     gap = window - 1
-    usable = n_frames - test_frames - gap
-    if training_span is not None:
-        usable = min(usable, training_span)
-    n_train = round(usable * train_fraction)
-    n_validation = usable - n_train - gap
+    n_train, n_validation, usable = _split_sizes(n_frames, test_frames, gap, training_span,
+                                                 train_fraction)
     if test_frames < 1 or n_train < 1 or n_validation < 1:
-        needed = test_frames + 2 * gap + 3
+        needed = next(n for n in range(n_frames + 1, n_frames + 10 * (test_frames + gap) + 50)
+                      if min(_split_sizes(n, test_frames, gap, None, train_fraction)[:2]) >= 1)
         raise ParameterError(
             f"a movie of {n_frames} frames is too short for {test_frames} test frames, a "
             f"{window}-frame window and a train/validation split: at least {needed} frames are "
             "needed. Lower ingestion.splits.test_frames or record a longer movie.")
     return {"train": [0, n_train], "validation": [n_train + gap, usable],
             "test": [n_frames - test_frames, n_frames]}
+
+
+def _split_sizes(n_frames: int, test_frames: int, gap: int, training_span: int | None,
+                 train_fraction: float) -> tuple[int, int, int]:
+    """Training and validation frame counts, and the span they share."""
+    usable = n_frames - test_frames - gap
+    if training_span is not None:
+        usable = min(usable, training_span)
+    n_train = round(usable * train_fraction)
+    return n_train, usable - n_train - gap, usable
 
 
 @dataclass
