@@ -70,3 +70,19 @@ def test_trained_model_dataset_writes_a_file_and_a_nested_run(tracking, tmp_path
     artifacts = [a.path for a in tracking.list_artifacts(child.info.run_id, "checkpoint")]
     assert artifacts == ["checkpoint/udvd.pt"]
     assert tracking.get_registered_model("fluxion-udvd").name == "fluxion-udvd"
+
+
+@pytest.mark.slow
+def test_an_unchanged_model_is_registered_once_and_a_changed_movie_again(tracking, tmp_path):
+    dataset = TrainedModelDataset(filepath=str(tmp_path / "udvd.pt"), method="udvd")
+    result = tiny_result()
+    result.identity = {"config": {"method": "udvd"}, "movie_sha256": "a" * 64}
+    for _ in range(2):  # a rerun with the same movie, settings and splits
+        with mlflow.start_run(run_name="kedro run"):
+            dataset.save(result)
+    versions = tracking.search_model_versions("name='fluxion-udvd'")
+    assert len(versions) == 1
+    result.identity = {**result.identity, "movie_sha256": "b" * 64}
+    with mlflow.start_run(run_name="kedro run"):
+        dataset.save(result)
+    assert len(tracking.search_model_versions("name='fluxion-udvd'")) == 2

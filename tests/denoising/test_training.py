@@ -128,6 +128,19 @@ def test_finished_run_is_not_trained_again_and_changed_settings_start_afresh(mov
     assert (tmp_path / "stale" / "last.ckpt").is_file()
 
 
+def test_a_changed_movie_trains_afresh(movie, tmp_path):
+    sim, splits = movie
+    config = TrainingConfig.from_dict(TINY)
+    first = train_denoiser(sim.noisy, splits=splits, config=config, checkpoint_dir=tmp_path,
+                           movie_sha256="a" * 64)
+    changed = np.ascontiguousarray(sim.noisy[::-1])  # other frames, same shape
+    second = train_denoiser(changed, splits=splits, config=config, checkpoint_dir=tmp_path,
+                            movie_sha256="b" * 64)
+    assert (tmp_path / "stale" / "last.ckpt").is_file()  # the old checkpoint was not reused
+    assert second.identity["movie_sha256"] == "b" * 64
+    assert [h["val_loss"] for h in second.history] != [h["val_loss"] for h in first.history]
+
+
 def test_a_corrupt_checkpoint_names_its_file(movie, tmp_path):
     sim, splits = movie
     (tmp_path / "last.ckpt").write_bytes(b"not a checkpoint")

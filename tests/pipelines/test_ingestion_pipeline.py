@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import yaml
@@ -68,6 +70,25 @@ def test_user_movies_replace_the_demo_and_unchanged_copies_are_kept(tmp_path):
     stamp = copy.stat().st_mtime_ns
     _run(tmp_path, movies)
     assert copy.stat().st_mtime_ns == stamp  # not copied again
+    assert info["mine"]["sha256"] and len(info["mine"]["sha256"]) == 64
+
+
+def test_a_replacement_with_an_older_mtime_is_copied_again(tmp_path):
+    """cp -p / rsync -a keep the replacement's older modification time: content decides."""
+    from fluxion.movies.simulate import simulate_movie
+
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    first = simulate_movie(frames=30, size=80, dose=2.0, particle_diameter_nm=1.2, seed=4)
+    np.save(movies / "mine.npy", first.noisy)
+    (movies / "mine.yml").write_text(yaml.safe_dump({"pixel_size": 0.3}))
+    before = _run(tmp_path, movies).load("movie_info")["mine"]["sha256"]
+    second = simulate_movie(frames=30, size=80, dose=2.0, particle_diameter_nm=1.2, seed=5)
+    np.save(movies / "mine.npy", second.noisy)
+    os.utime(movies / "mine.npy", ns=(1, 1))  # 1970: older than the copy
+    after = _run(tmp_path, movies).load("movie_info")["mine"]["sha256"]
+    assert after != before
+    np.testing.assert_array_equal(read_movie(tmp_path / "copies" / "mine.npy"), second.noisy)
 
 
 def test_a_corrupt_movie_stops_ingestion_with_its_name(tmp_path):

@@ -40,8 +40,13 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
         return model
 
     def save(self, result) -> None:
+        """Write the model; log and register it unless this very model (same settings, splits
+        and movie content) is already registered from this file."""
+        previous = self._registered_identity()
+        if previous is not None and previous == result.identity:
+            return
         extra = {"history": result.history, "summary": result.summary(),
-                 "config": asdict(result.config)}
+                 "config": asdict(result.config), "identity": result.identity}
         save_denoiser(self._filepath, result.model, **extra)
         if mlflow.active_run() is not None:
             version = log_trained_model(result, registered_model_name=self._registered_model_name,
@@ -49,6 +54,14 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
             if version is not None:
                 save_denoiser(self._filepath, result.model, **extra, registered={
                     "name": self._registered_model_name, "version": version})
+
+    def _registered_identity(self) -> dict[str, Any] | None:
+        """The identity of the model in the file when it was registered, else None."""
+        if not self._filepath.is_file() or mlflow.active_run() is None:
+            return None
+        _, extra = load_denoiser(self._filepath)
+        return extra.get("identity") if extra.get("registered") and extra.get("identity") \
+            else None
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -8,6 +8,7 @@ contract (``load`` returns ``{name: callable}``, nothing is read until called; `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from fluxion.errors import MovieError, MovieNotFoundError
 from fluxion.movies.io import (
     LazyMovie,
     MovieMetadata,
-    find_sidecar,
+    content_hash,
     is_movie_path,
     natural_key,
     read_metadata,
@@ -47,8 +48,9 @@ class MovieLoader:
 
 
 class FrameStream:
-    """Frames to be written, produced on demand. With a ``source`` path, a target newer than
-    the source is up to date and is not written again."""
+    """Frames to be written, produced on demand. With a ``source`` path, a target whose record
+    (``<target>.source.json``) holds the source's current content hash is up to date and is
+    not written again."""
 
     def __init__(self, frames: Callable[[], Iterable[np.ndarray]], *,
                  source: Path | None = None, n_frames: int | None = None) -> None:
@@ -106,8 +108,9 @@ class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]
         """Write each movie as ``<name>.<save_format>``, streaming frames.
 
         A value may be an array, an iterable of frames, a callable returning either, a
-        :class:`FrameStream` (one whose target is newer than its source is skipped, so
-        re-running ingestion does not copy unchanged multi-GB movies again) or a writer with a
+        :class:`FrameStream` (one whose source content is unchanged since the copy is skipped,
+        so re-running ingestion does not copy unchanged multi-GB movies again, and a changed
+        source is copied again whatever its modification time) or a writer with a
         ``write(target)`` method (:class:`fluxion.denoising.inference.DenoisedMovieWriter`).
         """
         for name, frames in data.items():
@@ -116,14 +119,17 @@ class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]
                 frames.write(target)
                 continue
             n_frames = None
+            source_hash = None
             if isinstance(frames, FrameStream):
-                if (frames.source is not None and target.exists()
-                        and target.stat().st_mtime >= _newest_mtime(frames.source)):
+                source_hash = content_hash(frames.source) if frames.source else None
+                if source_hash and target.exists() and copied_from(target) == source_hash:
                     continue
                 frames, n_frames = frames.frames, frames.n_frames
             if callable(frames):
                 frames = frames()
             write_movie(target, frames, n_frames=n_frames)
+            if source_hash:
+                _record_source(target, source_hash)
 
     def _exists(self) -> bool:
         return bool(self.load()) if self._path.is_dir() else False
@@ -132,15 +138,24 @@ class MovieFolderDataset(AbstractDataset[dict[str, Any], dict[str, MovieLoader]]
         return {"path": str(self._path), "save_format": self._save_format}
 
 
-def _newest_mtime(path: Path) -> float:
-    """Modification time of a movie, its sidecar, or (for a frame folder) its newest file."""
-    times = [path.stat().st_mtime]
-    if path.is_dir():
-        times += [p.stat().st_mtime for p in path.iterdir()]
-    sidecar = find_sidecar(path)
-    if sidecar is not None:
-        times.append(sidecar.stat().st_mtime)
-    return max(times)
+def _record(target: Path) -> Path:
+    return target.with_name(target.name + ".source.json")
+
+
+def copied_from(target: str | Path) -> str | None:
+    """The content hash of the source a copy was made from (None: no complete copy)."""
+    record = _record(Path(target))
+    try:
+        return json.loads(record.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_source(target: Path, source_hash: str) -> None:
+    """Written after the copy is complete (atomically), so a killed copy is made again."""
+    partial = _record(target).with_name(_record(target).name + ".partial")
+    partial.write_text(json.dumps({"sha256": source_hash}))
+    partial.replace(_record(target))
 
 
 class MovieFileDataset(AbstractDataset[None, MovieLoader]):

@@ -138,9 +138,11 @@ class TrainingResult:
     movie: str
     stopped_early: bool
     run_id: str | None = None        # the MLflow run its losses were logged to, if any
+    identity: dict[str, Any] = field(default_factory=dict)  # settings, splits, movie content
 
     def summary(self) -> dict[str, Any]:
-        return {"method": self.config.method, "movie": self.movie, "best_epoch": self.best_epoch,
+        return {"method": self.config.method, "movie": self.movie,
+                "movie_sha256": self.identity.get("movie_sha256"), "best_epoch": self.best_epoch,
                 "best_val_loss": self.best_val_loss, "noise_floor": self.noise_floor,
                 "epochs_run": len(self.history), "stopped_early": self.stopped_early}
 
@@ -158,6 +160,7 @@ class DenoiserModule(L.LightningModule):
         # that the state dict holds them once
         object.__setattr__(self, "_compiled", torch.compile(model) if config.compile else None)
         self.history: list[dict[str, float]] = []
+        self.identity: dict[str, Any] = {"config": config.key()}  # what a checkpoint must match
         self._epoch_losses: list[float] = []
         self._began = time.perf_counter()
 
@@ -202,9 +205,8 @@ class DenoiserModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stopped = bool(self.trainer.should_stop)
         checkpoint["fluxion"] = {
-            "config": self.config.key(), "history": self.history,
-            "plateau": self.plateau.state_dict(), "stopped_early": stopped,
-            "count_scale": [float(self.model.count_mean), float(self.model.count_std)]}
+            "identity": self.identity, "history": self.history,
+            "plateau": self.plateau.state_dict(), "stopped_early": stopped}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = list(checkpoint["fluxion"]["history"])
@@ -251,7 +253,8 @@ _MODULES: dict[str, type[DenoiserModule]] = {"blind-spot": BlindSpotModule,
 def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]],
                    config: TrainingConfig, checkpoint_dir: str | Path | None = None,
                    movie_name: str = "movie", loggers: list | None = None,
-                   noise_gain: float | None = None) -> TrainingResult:
+                   noise_gain: float | None = None,
+                   movie_sha256: str | None = None) -> TrainingResult:
     """Train ``config.method`` on one movie; resume from ``checkpoint_dir/last.ckpt`` if there.
 
     ``splits`` gives [start, stop) target frames for ``train`` and ``validation`` (see
@@ -260,7 +263,9 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     trains on its own random crops and gradients are averaged; ``loggers`` are Lightning
     loggers (e.g. an MLflow logger bound to the run Kedro opened). ``noise_gain`` (noise
     variance / mean, measured in the vacuum at ingestion) sets the loss floor of the leak
-    check; without it the gain is measured on the training frames.
+    check; without it the gain is measured on the training frames. A checkpoint is resumed
+    only when it was made with the same settings, splits and movie content (``movie_sha256``,
+    see :func:`fluxion.movies.io.content_hash`): a changed movie trains afresh.
     """
     config.validate()
     torch.manual_seed(config.seed)
@@ -271,12 +276,21 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     if noise_gain is None:
         noise_gain = measure_noise(movie, frames=tuple(splits["train"])).gain
     module = _MODULES[find_method(config.method).loss](model, config)
+    module.identity = {"config": config.key(), "splits": {k: list(v) for k, v in splits.items()
+                                                          if k in ("train", "validation")},
+                       "movie_sha256": movie_sha256}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else Path(scratch)
-        resume = _resumable_checkpoint(folder, config)
-        if resume is None or not _finished(resume, config):
+        saved = _resumable_state(folder, module.identity)
+        trained = saved is None or not _finished(saved, config)
+        if trained:
+            resume = folder / "last.ckpt" if saved is not None else None
             _fit(module, movie, splits, config, folder, resume, loggers or [], movie_name)
-        return _result(module, folder, config, movie_name, noise_floor=noise_gain * mean)
+        result = _result(module, folder, config, movie_name, noise_floor=noise_gain * mean)
+    result.identity = module.identity
+    if trained:  # the run the loggers wrote to, for the model's registration
+        result.run_id = next((lg.run_id for lg in loggers or [] if hasattr(lg, "run_id")), None)
+    return result
 
 
 def _fit(module: DenoiserModule, movie, splits, config: TrainingConfig, folder: Path,
@@ -356,24 +370,25 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
                               "it to train afresh.") from error
 
 
-def _resumable_checkpoint(folder: Path, config: TrainingConfig) -> Path | None:
-    """``last.ckpt`` when it was made with these settings; otherwise moved to ``stale/``."""
+def _resumable_state(folder: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """Fluxion's state in ``last.ckpt`` when it was made with these settings, splits and movie;
+    otherwise the checkpoints are moved to ``stale/`` and None is returned."""
     last = folder / "last.ckpt"
     if not last.is_file():
         return None
-    if _read_checkpoint(last).get("fluxion", {}).get("config") == config.key():
-        return last
+    saved = _read_checkpoint(last).get("fluxion", {})
+    if saved.get("identity") == identity:
+        return saved
     stale = folder / "stale"
     stale.mkdir(exist_ok=True)
     for path in folder.glob("*.ckpt"):
         path.replace(stale / path.name)
-    log.warning("%s was made with other training settings; kept it in %s and started afresh.",
-                last, stale)
+    log.warning("%s was made with other training settings, splits or movie content; kept it in "
+                "%s and started afresh.", last, stale)
     return None
 
 
-def _finished(checkpoint: Path, config: TrainingConfig) -> bool:
-    saved = _read_checkpoint(checkpoint)["fluxion"]
+def _finished(saved: dict[str, Any], config: TrainingConfig) -> bool:
     return saved["stopped_early"] or len(saved["history"]) >= config.epochs
 
 

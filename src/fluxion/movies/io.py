@@ -8,6 +8,7 @@ format allows, so a 100 GB movie can be streamed in bounded memory.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ BIGTIFF_THRESHOLD = 2**32 - 2**25  # classic TIFF offsets are 32-bit; leave room
 __all__ = [
     "LazyMovie",
     "MovieMetadata",
+    "content_hash",
     "find_sidecar",
     "is_movie_path",
     "iter_chunks",
@@ -497,3 +499,22 @@ def time_average(movie: np.ndarray | LazyMovie, *, chunk: int = 32) -> np.ndarra
     for block in iter_chunks(movie, chunk):
         total += block.sum(axis=0, dtype=np.float64)
     return (total / len(movie)).astype(np.float32)
+
+
+def content_hash(path: str | Path, *, chunk: int = 1 << 23) -> str:
+    """SHA-256 of a movie's content: its file (or every file of a frame folder, in natural
+    order, with their names) and its sidecar. What decides whether a copy is up to date: a
+    replacement with an older modification time (``cp -p``, ``rsync -a``) still changes it."""
+    path = Path(path)
+    files = sorted((p for p in path.iterdir() if p.is_file()), key=natural_key) \
+        if path.is_dir() else [path]
+    sidecar = find_sidecar(path)
+    if sidecar is not None and sidecar not in files:
+        files.append(sidecar)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
+        with open(file, "rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+    return digest.hexdigest()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fluxion.datasets.movies import FrameStream, MovieLoader
+from fluxion.datasets.movies import FrameStream, MovieLoader, copied_from
 from fluxion.movies.ingest import (
     describe_movie,
     movie_regions,
@@ -58,6 +58,7 @@ def describe_movies(validated: dict[str, MovieLoader], movies: dict[str, MovieLo
         rows.append(row)
         meta.particle_polygon = np.round(found.particle_polygon, 2).tolist()
         info[name] = {"source": str(loader.path), "copy": str(movie.path),
+                      "sha256": copied_from(movie.path),
                       "shape": list(movie.shape), "splits": frame_splits,
                       "metadata": meta.to_dict(), "summary": row}
         masks[f"{name}.vacuum"] = found.vacuum_mask

@@ -27,7 +27,8 @@ def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict
                              f"{sorted(movie_info)}.")
     return {"name": name, "path": movie_info[name]["copy"],
             "splits": movie_info[name]["splits"],
-            "noise_gain": movie_info[name].get("summary", {}).get("noise_gain")}
+            "noise_gain": movie_info[name].get("summary", {}).get("noise_gain"),
+            "sha256": movie_info[name].get("sha256")}
 
 
 def train_method(training_movie: dict[str, Any], common: dict[str, Any],
@@ -42,8 +43,7 @@ def train_method(training_movie: dict[str, Any], common: dict[str, Any],
         MovieLoader(training_movie["path"])(), splits=training_movie["splits"], config=config,
         checkpoint_dir=Path(checkpoint_folder) / config.method,
         movie_name=training_movie["name"], loggers=[logger] if logger else None,
-        noise_gain=training_movie.get("noise_gain"))
-    result.run_id = logger.run_id if logger else None
+        noise_gain=training_movie.get("noise_gain"), movie_sha256=training_movie.get("sha256"))
     return result, result.history
 
 
