@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Fluxion with everything it needs
 
-run: $(STAMP)  ## run the whole default pipeline on the embedded demo movies
-	$(BIN)/python -m fluxion.simulate --incoming data/01_raw/incoming
+run: $(STAMP)  ## run the whole default pipeline (on the embedded demo movies when data/01_raw/movies/ holds none)
+	@# the demo's incoming movie only while the demo runs: never into a user's own setup
+	@if [ -z "$$(ls -A data/01_raw/movies 2>/dev/null | grep -v '^\.gitkeep$$')" ]; then \
+		$(BIN)/python -m fluxion.simulate --incoming data/01_raw/incoming; fi
 	$(BIN)/kedro run
 
 test: $(STAMP)  ## run the test suite

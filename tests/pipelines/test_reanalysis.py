@@ -6,9 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from kedro_datasets.partitions import IncrementalDataset, PartitionedDataset
 
 import fluxion.pipelines.reanalysis.nodes as reanalysis_nodes
@@ -53,14 +55,24 @@ def _drop(folder, name, seed):
                                                     "particle_diameter_nm": 1.2, "seed": seed})
 
 
+CATALOG = yaml.safe_load((Path(__file__).parents[2] / "conf/base/catalog.yml").read_text())
+
+
+def _folder(name: str, path) -> MovieFolderDataset:
+    """A movie folder configured as the project's catalog configures it."""
+    options = {k: v for k, v in CATALOG[name].items() if k not in ("type", "path")}
+    return MovieFolderDataset(path=str(path), **options)
+
+
 def _run(tmp_path):
     datasets = {
         "incoming_movies": IncrementalDataset(
             path=str(tmp_path / "incoming"),
             dataset={"type": "fluxion.datasets.MovieFileDataset"}),
-        "reanalysis.validated_movies": MovieFolderDataset(path=str(tmp_path / "copies")),
-        "reanalysis.denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised"),
-                                                         save_format="tif"),
+        "reanalysis.validated_movies": _folder("reanalysis.validated_movies",
+                                               tmp_path / "copies"),
+        "reanalysis.denoised_movies": _folder("reanalysis.denoised_movies",
+                                              tmp_path / "denoised"),
         "reanalysis_results": PartitionedDataset(path=str(tmp_path / "results"),
                                                  dataset="pandas.ParquetDataset",
                                                  filename_suffix=".parquet"),
@@ -72,6 +84,14 @@ def _run(tmp_path):
 
 def _rows(tmp_path) -> pd.DataFrame:
     return pd.read_parquet(tmp_path / "results")
+
+
+def test_an_empty_incoming_folder_is_nothing_to_do(tmp_path, champion):
+    """A user with their own movies and nothing in incoming/: the run succeeds."""
+    (tmp_path / "incoming").mkdir()
+    catalog = _run(tmp_path)
+    assert catalog.load("reanalysis_report")["processed"] == []
+    assert not (tmp_path / "copies").exists()
 
 
 @pytest.mark.slow
