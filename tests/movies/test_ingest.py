@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from fluxion.errors import MovieError, ParameterError
 from fluxion.movies.ingest import movie_regions, split_frames, time_average, validated_frames
+from fluxion.movies.io import read_ground_truth
 from fluxion.movies.metadata import MovieMetadata
 from fluxion.movies.regions import equivalent_diameter_nm, polygon_mask, validate_polygon
 from fluxion.movies.simulate import simulate_movie
@@ -138,3 +139,28 @@ def test_the_minimum_frames_message_gives_the_real_minimum(test_frames):
     split_frames(needed, test_frames=test_frames)  # enough
     with pytest.raises(ParameterError):
         split_frames(needed - 1, test_frames=test_frames)  # and not one frame less
+
+
+def test_saturated_integer_frames_warn_then_stop(caplog):
+    movie = np.full((4, 20, 20), 100, np.uint16)
+    movie[0, 0, 0] = np.iinfo(np.uint16).max  # 1 of 1600 pixels
+    frames = list(validated_frames(movie, source="sat.tif", max_saturated_fraction=0.01))
+    assert len(frames) == 4 and "0.0625% of the pixels are saturated" in caplog.text
+    movie[1:3] = np.iinfo(np.uint16).max
+    with pytest.raises(MovieError, match=r"sat\.tif: 50\.0625% of the pixels are saturated"):
+        list(validated_frames(movie, source="sat.tif", max_saturated_fraction=0.01))
+    floats = movie.astype(np.float32)  # no integer ceiling: nothing to report
+    assert len(list(validated_frames(floats, source="f.npy"))) == 4
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda folder: None, "does not exist"),
+    (lambda folder: np.save(folder / "truth.npy", np.zeros((3, 8, 8))), "the movie is"),
+    (lambda folder: np.save(folder / "truth.npy", np.array([{"a": 1}], dtype=object)),
+     "not a plain NPY array"),
+])
+def test_a_bad_ground_truth_is_refused_by_name(tmp_path, make, message):
+    make(tmp_path)
+    with pytest.raises(MovieError, match=message) as info:
+        read_ground_truth(tmp_path / "truth.npy", (4, 8, 8), sidecar=tmp_path / "m.yml")
+    assert "m.yml" in str(info.value) and "truth.npy" in str(info.value)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 
+import fluxion.movies.io
 from dm4_writer import write_dm4
 from fluxion.errors import MovieError, MovieNotFoundError
 from fluxion.movies.io import (
@@ -250,7 +251,8 @@ def test_folder_with_mismatched_frames_is_refused(tmp_path):
     ("pixel_size: [0.5\n", "not valid YAML"),
     ("- 1\n- 2\n", "must be a mapping"),
     ("pixelsize: 0.5\n", "unknown sidecar key"),
-    ("pixel_size: -1\n", "positive number"),
+    ("pixel_size: -1\n", "positive, finite number"),
+    ("pixel_size: .inf\n", "positive, finite number"),
     ("particle_polygon: [[1, 1], [2, 2]]\n", "at least 3"),
     ("vacuum_box: [5, 5, 1, 1]\n", "x0 < x1"),
     ("particle_polygon: [[1, 1], [30, 1], [5, 5]]\n", "outside the 10x12"),
@@ -263,3 +265,15 @@ def test_malformed_sidecars_are_refused(tmp_path, stack, sidecar, message):
     with pytest.raises(MovieError, match=message) as info:
         read_metadata(tmp_path / "m.npy")
     assert "m.yml" in str(info.value)
+
+
+def test_an_unreadable_movie_is_a_clear_error(tmp_path, stack, monkeypatch):
+    """As a user without read permission sees it (the tests may run as root, who reads all)."""
+    np.save(tmp_path / "m.npy", stack)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fluxion.movies.io, "open", refused, raising=False)
+    with pytest.raises(MovieError, match=r"m\.npy: cannot be read by this user"):
+        read_movie(tmp_path / "m.npy")

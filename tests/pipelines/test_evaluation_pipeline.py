@@ -35,6 +35,7 @@ def simulated(tmp_path_factory):
     np.save(folder / "truth.npy", sim.clean)
     info = {"m": {"copy": str(folder / "m.npy"),
                   "splits": {"train": [0, 12], "validation": [16, 20], "test": [22, 30]},
+                  "shape": [30, 64, 64],
                   "metadata": {"ground_truth": str(folder / "truth.npy")},
                   "summary": {"noise_gain": 1.0}}}
     particle = np.zeros((64, 64), bool)

@@ -5,6 +5,7 @@ Plain functions used by the ingestion pipeline and by re-analysis; nothing here 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from fluxion.movies.regions import (
 )
 from fluxion.progress import progress
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "MovieRegions",
     "describe_movie",
@@ -38,30 +41,60 @@ __all__ = [
 
 def validated_frames(movie: np.ndarray | LazyMovie, *, source: str | Path,
                      negative_tolerance: float = 1.0, min_frames: int = 2,
+                     max_saturated_fraction: float = 0.001,
                      chunk: int = 16) -> Iterator[np.ndarray]:
     """Yield the movie's frames as float32, checking each block as it streams past.
 
     Raises :class:`MovieError` (naming ``source`` and the frame) for too few frames, NaN or
     infinite values, and counts below ``-negative_tolerance``: counted electrons cannot be
     negative, so such values mean dark-subtracted or offset data that must be converted first.
+    Integer movies are checked for saturation (pixels at the type's largest value): any is
+    reported as a warning with its fraction, more than ``max_saturated_fraction`` of all pixels
+    stops ingestion (saturated counts are not Poisson and break every noise model).
     """
     if len(movie) < min_frames:
         raise MovieError(f"{source}: has {len(movie)} frame(s); at least {min_frames} are needed "
                          "(the denoisers read 5-frame windows and the splits need test frames).")
-    start = 0
+    ceiling = _saturation_value(movie)
+    start, saturated = 0, 0
     for block in progress(iter_chunks(movie, chunk), total=-(-len(movie) // chunk),
                           desc=f"validating {Path(source).name}", unit="block"):
         check_finite(block, source=source, first_frame=start)
-        low = float(block.min())
-        if low < -negative_tolerance:
-            t = start + int(np.argmin(block.reshape(len(block), -1).min(axis=1)))
-            raise MovieError(
-                f"{source}: frame {t} holds counts down to {low:.3g}, below "
-                f"-{negative_tolerance} (ingestion.negative_tolerance). Fluxion expects electron "
-                "counts; convert dark-subtracted / offset data to counts, or raise the tolerance "
-                "if small negative values are expected.")
+        _check_negative(block, source, start, negative_tolerance)
+        if ceiling is not None:
+            saturated += int(np.count_nonzero(block >= ceiling))
         yield from block
         start += len(block)
+    if saturated:
+        _report_saturation(source, saturated / float(np.prod(movie.shape)), ceiling,
+                           max_saturated_fraction)
+
+
+def _saturation_value(movie: np.ndarray | LazyMovie) -> float | None:
+    """The largest value the stored integer type holds (None for floating-point data)."""
+    dtype = np.dtype(movie.dtype)
+    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else None
+
+
+def _check_negative(block: np.ndarray, source, start: int, tolerance: float) -> None:
+    low = float(block.min())
+    if low < -tolerance:
+        t = start + int(np.argmin(block.reshape(len(block), -1).min(axis=1)))
+        raise MovieError(
+            f"{source}: frame {t} holds counts down to {low:.3g}, below "
+            f"-{tolerance} (ingestion.negative_tolerance). Fluxion expects electron "
+            "counts; convert dark-subtracted / offset data to counts, or raise the tolerance "
+            "if small negative values are expected.")
+
+
+def _report_saturation(source, fraction: float, ceiling: float, limit: float) -> None:
+    message = (f"{source}: {fraction:.4%} of the pixels are saturated (at {ceiling:g}, the "
+               "largest value of the stored integer type)")
+    if fraction > limit:
+        raise MovieError(f"{message}, above ingestion.validation.max_saturated_fraction "
+                         f"({limit:.4%}). Record with a lower dose rate or exposure, or raise the "
+                         "limit if the saturated pixels lie outside the region of interest.")
+    log.warning("%s; they are kept, but their noise is not Poisson.", message)
 
 
 def split_frames(n_frames: int, *, window: int = 5, test_frames: int = 150,

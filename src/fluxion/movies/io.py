@@ -37,6 +37,7 @@ __all__ = [
     "is_movie_path",
     "iter_chunks",
     "natural_key",
+    "read_ground_truth",
     "read_metadata",
     "read_movie",
     "time_average",
@@ -165,7 +166,11 @@ def read_movie(path: str | Path, *, lazy: bool = False) -> np.ndarray | LazyMovi
         raise MovieNotFoundError(
             f"{path}: no such file or folder. Check the path, or put your movies in "
             "data/01_raw/movies/ (see README, 'Your own movies').")
-    movie = _open_lazy(path)
+    try:
+        movie = _open_lazy(path)
+    except PermissionError as error:
+        raise MovieError(f"{path}: cannot be read by this user ({error.strerror}); give the "
+                         "user running Fluxion read permission (chmod a+r).") from error
     if lazy:
         return movie
     frames = movie[:]
@@ -518,3 +523,23 @@ def content_hash(path: str | Path, *, chunk: int = 1 << 23) -> str:
             while block := handle.read(chunk):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_ground_truth(path: str | Path, shape: tuple[int, ...], *,
+                      sidecar: str | Path = "the sidecar") -> np.ndarray:
+    """A simulation's clean movie (NPY, memory-mapped), checked against the noisy movie's
+    ``shape``; raises :class:`MovieError` naming the file for a missing, unreadable, pickled or
+    differently shaped one."""
+    path = Path(path)
+    if not path.is_file():
+        raise MovieError(f"{sidecar}: ground_truth {path} does not exist; fix the path (relative "
+                         "to the sidecar) or remove the key.")
+    try:
+        truth = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise MovieError(f"{sidecar}: ground_truth {path} is not a plain NPY array of numbers "
+                         f"({error}); save it with numpy.save from a numeric array.") from error
+    if tuple(truth.shape) != tuple(shape) or not np.issubdtype(truth.dtype, np.number):
+        raise MovieError(f"{sidecar}: ground_truth {path} holds {truth.dtype} of shape "
+                         f"{tuple(truth.shape)}; the movie is {tuple(shape)}.")
+    return truth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,9 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     for key in ("pixel_size", "dose_rate", "frame_rate", "particle_diameter_nm"):
         if key in data:
             value = data[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise MovieError(f"{path}: {key} must be a positive number "
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                    or not math.isfinite(value):
+                raise MovieError(f"{path}: {key} must be a positive, finite number "
                                  f"({SIDECAR_KEYS[key]}), got {value!r}.")
             data[key] = float(value)
     if "particle_polygon" in data:

@@ -12,6 +12,7 @@ from fluxion.datasets.movies import MovieLoader
 from fluxion.denoising.inference import denoise_movie
 from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.models import Denoiser, GaussianDenoiser
+from fluxion.movies.io import read_ground_truth
 from fluxion.reporting.plots import example_frames, upsnr_comparison
 from fluxion.scoring.evaluation import evaluate_movie
 
@@ -42,9 +43,9 @@ def methods_to_compare(champion: tuple[Denoiser, dict[str, str]] | None,
     return methods, candidates
 
 
-def _truth(meta: dict[str, Any]):
-    path = meta.get("ground_truth")
-    return np.load(path, mmap_mode="r") if path else None
+def _truth(info: dict[str, Any]):
+    path = info["metadata"].get("ground_truth")
+    return read_ground_truth(path, tuple(info["shape"])) if path else None
 
 
 def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
@@ -58,7 +59,7 @@ def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
         scores, summary, movie_checks, pairs = evaluate_movie(
             MovieLoader(info["copy"])(), methods, test=info["splits"]["test"],
             particle_mask=masks[f"{name}.particle"], vacuum_mask=masks[f"{name}.vacuum"],
-            truth=_truth(info["metadata"]), options=options,
+            truth=_truth(info), options=options,
             noise_gain=info.get("summary", {}).get("noise_gain"))
         per_frame.append(scores.assign(movie=name))
         comparison.append(_movie_first(summary.assign(movie=name)))
@@ -88,7 +89,7 @@ def example_frame_figures(movie_info: dict[str, Any], methods: dict[str, Denoise
         frames = {"raw": np.asarray(movie[t])}
         for label, model in methods.items():
             frames[label] = next(denoise_movie(model, movie, frames=[t]))
-        truth = _truth(info["metadata"])
+        truth = _truth(info)
         if truth is not None:
             frames["truth"] = np.asarray(truth[t])
         figures[f"{name}.png"] = example_frames(frames, title=f"{name}, frame {t}")

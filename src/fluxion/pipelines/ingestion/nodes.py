@@ -18,6 +18,7 @@ from fluxion.movies.ingest import (
     time_average,
     validated_frames,
 )
+from fluxion.movies.io import read_ground_truth
 from fluxion.movies.simulate import ensure_demo_movies
 from fluxion.reporting.plots import movie_overview
 
@@ -51,6 +52,8 @@ def describe_movies(validated: dict[str, MovieLoader], movies: dict[str, MovieLo
     for name, loader in movies.items():
         movie = validated[name]()
         meta = loader.metadata()
+        if meta.ground_truth is not None:  # checked now, not first found wrong in evaluation
+            read_ground_truth(meta.ground_truth, movie.shape, sidecar=loader.path)
         mean = time_average(movie)
         found = movie_regions(mean, meta, **regions)
         frame_splits = split_frames(len(movie), **splits)
