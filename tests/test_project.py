@@ -81,7 +81,8 @@ def test_the_whole_story_runs_and_is_tracked(project):
     subprocess.run([sys.executable, "-m", "fluxion.simulate", "--incoming",
                     str(project / "data/01_raw/incoming"), "--frames", "30"], check=True)
     kedro(project, "run", "--params", TINY)
-    reanalysed = json.loads((project / "data/08_reporting/reanalysis/last_run.json").read_text())
+    [report] = (project / "data/08_reporting/reanalysis/runs/run.json").glob("*/run.json")
+    reanalysed = json.loads(report.read_text())
     assert len(reanalysed["processed"]) == 1 and reanalysed["skipped"] == {}
     assert len(list((project / "data/08_reporting/reanalysis/frames").glob("*.parquet"))) == 1
     summary = (project / "data/08_reporting/ingestion_summary.csv").read_text()

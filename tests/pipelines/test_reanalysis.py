@@ -1,5 +1,6 @@
-"""Re-analysis of incoming movies: once and only once, crash-safe, corrupt movies skipped,
-a clear error without a champion, one run at a time."""
+"""Re-analysis of incoming movies, keyed by content: once and only once, crash-safe, corrupt
+movies skipped and retried when completed, every run's report kept, a clear error without a
+champion, one run at a time."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from kedro_datasets.partitions import IncrementalDataset, PartitionedDataset
+from kedro.io import Version
+from kedro_datasets.json import JSONDataset
+from kedro_datasets.partitions import PartitionedDataset
 
 import fluxion.pipelines.reanalysis.nodes as reanalysis_nodes
 from conftest import run_pipeline
 from fluxion.datasets import (
     ChampionAliasDataset,
+    IncomingMoviesDataset,
     MovieFolderDataset,
+    ReanalysisStateDataset,
     RegisteredModelDataset,
 )
 from fluxion.errors import LockedError
@@ -66,9 +71,12 @@ def _folder(name: str, path) -> MovieFolderDataset:
 
 def _run(tmp_path):
     datasets = {
-        "incoming_movies": IncrementalDataset(
-            path=str(tmp_path / "incoming"),
-            dataset={"type": "fluxion.datasets.MovieFileDataset"}),
+        "incoming_movies": IncomingMoviesDataset(path=str(tmp_path / "incoming"),
+                                                 state_file=str(tmp_path / "state.json"),
+                                                 settle_s=0),
+        "reanalysis_state": ReanalysisStateDataset(filepath=str(tmp_path / "state.json")),
+        "reanalysis_report": JSONDataset(filepath=str(tmp_path / "runs" / "run.json"),
+                                         version=Version(None, None)),  # as versioned: true
         "reanalysis.validated_movies": _folder("reanalysis.validated_movies",
                                                tmp_path / "copies"),
         "reanalysis.denoised_movies": _folder("reanalysis.denoised_movies",
@@ -122,7 +130,7 @@ def test_a_run_killed_mid_way_leaves_one_set_of_rows(tmp_path, champion, monkeyp
     monkeypatch.setattr(reanalysis_nodes, "snr_gain", killed)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
-    assert not (tmp_path / "incoming" / "CHECKPOINT").exists()
+    assert not (tmp_path / "state.json").exists()  # nothing recorded as done
     monkeypatch.undo()
     _run(tmp_path)
     _run(tmp_path)
@@ -139,16 +147,23 @@ def test_a_corrupt_movie_is_skipped_and_the_others_processed(tmp_path, champion)
     catalog = _run(tmp_path)
     report = catalog.load("reanalysis_report")
     assert report["processed"] == ["2026-01-01_a"]
-    assert "truncated" in report["skipped"]["2026-01-01_b.tif"]
+    assert "truncated" in report["skipped"]["2026-01-01_b"]
     assert list(_rows(tmp_path)["movie"].unique()) == ["2026-01-01_a"]
-    assert (tmp_path / "incoming" / "CHECKPOINT").is_file()
+    again = _run(tmp_path).load("reanalysis_report")  # unchanged: stays skipped, not retried
+    assert again["processed"] == [] and "truncated" in again["still_skipped"]["2026-01-01_b"]
+    broken.write_bytes(data)  # the copy completes (another movie's content, same name)
+    third = _run(tmp_path).load("reanalysis_report")
+    assert third["processed"] == ["2026-01-01_b"] and third["skipped"] == {}
+    rows = _rows(tmp_path)
+    assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-01_b": 24}
+    assert len(list((tmp_path / "runs" / "run.json").iterdir())) == 3  # every report kept
 
 
 def test_without_a_champion_the_error_says_how_to_make_one(tmp_path, tracking):
     _drop(tmp_path / "incoming", "2026-01-01_a", 1)
     with pytest.raises(Exception, match=r"fluxion-udvd.*kedro run --pipeline training"):
         _run(tmp_path)
-    assert not (tmp_path / "incoming" / "CHECKPOINT").exists()
+    assert not (tmp_path / "state.json").exists()
 
 
 def test_a_second_run_cannot_take_the_lock(tmp_path):

@@ -5,9 +5,10 @@ from fluxion.datasets.arrays import NpzDataset
 from fluxion.datasets.models import TrainedModelDataset
 from fluxion.datasets.movies import (
     FrameStream,
-    MovieFileDataset,
+    IncomingMoviesDataset,
     MovieFolderDataset,
     MovieLoader,
+    ReanalysisStateDataset,
 )
 from fluxion.datasets.registry import (
     ChampionAliasDataset,
@@ -20,11 +21,12 @@ from fluxion.datasets.registry import (
 __all__ = [
     "ChampionAliasDataset",
     "FrameStream",
+    "IncomingMoviesDataset",
     "MethodRunsDataset",
-    "MovieFileDataset",
     "MovieFolderDataset",
     "MovieLoader",
     "NpzDataset",
+    "ReanalysisStateDataset",
     "RegisteredModelDataset",
     "RunTagsDataset",
     "TrainedModelDataset",

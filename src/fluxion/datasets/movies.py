@@ -17,6 +17,7 @@ import numpy as np
 from kedro.io import AbstractDataset
 
 from fluxion.errors import MovieError, MovieNotFoundError
+from fluxion.movies.incoming import IncomingBatch, IncomingState, scan_incoming
 from fluxion.movies.io import (
     LazyMovie,
     MovieMetadata,
@@ -158,19 +159,45 @@ def _record_source(target: Path, source_hash: str) -> None:
     partial.replace(_record(target))
 
 
-class MovieFileDataset(AbstractDataset[None, MovieLoader]):
-    """One movie file as a lazy :class:`MovieLoader` (the inner dataset of the incoming
-    folder's IncrementalDataset; nothing is read until the loader is called)."""
+class IncomingMoviesDataset(AbstractDataset[None, "IncomingBatch"]):
+    """The re-analysis folder compared with its content-keyed record
+    (:mod:`fluxion.movies.incoming`): loading gives the movies to process now, those still being
+    written and the skipped ones that have not changed. Read-only: the record is written by
+    :class:`ReanalysisStateDataset` once results are stored."""
+
+    def __init__(self, *, path: str, state_file: str, settle_s: float = 2.0,
+                 min_age_s: float = 0.0, metadata: dict[str, Any] | None = None) -> None:
+        self._path, self._state_file = Path(path), Path(state_file)
+        self._settle_s, self._min_age_s = settle_s, min_age_s
+        self.metadata = metadata
+
+    def load(self) -> IncomingBatch:
+        state = IncomingState.read(self._state_file)
+        scan = scan_incoming(self._path, state, settle_s=self._settle_s,
+                             min_age_s=self._min_age_s)
+        return IncomingBatch(state, scan)
+
+    def save(self, data: Any) -> None:
+        raise NotImplementedError("IncomingMoviesDataset is read-only: drop movies into the "
+                                  "folder.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "state_file": str(self._state_file),
+                "settle_s": self._settle_s, "min_age_s": self._min_age_s}
+
+
+class ReanalysisStateDataset(AbstractDataset[IncomingState, IncomingState]):
+    """The re-analysis record on disk, written atomically when a run has stored its results."""
 
     def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
         self.metadata = metadata
 
-    def load(self) -> MovieLoader:
-        return MovieLoader(self._filepath)
+    def load(self) -> IncomingState:
+        return IncomingState.read(self._filepath)
 
-    def save(self, data: Any) -> None:
-        raise NotImplementedError("MovieFileDataset is read-only: drop movies into the folder.")
+    def save(self, data: IncomingState) -> None:
+        IncomingState(self._filepath, data.movies).write()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}

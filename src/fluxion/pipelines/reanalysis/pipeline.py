@@ -14,15 +14,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                             ["movies", "rejected_movies"], name="screen_new_movies")])
     store = pipeline([node(store_results,
                            ["alps_series", "alps_summary", "movie_info", "movie_masks",
-                            "denoised_movies", "denoise_report", "rejected_movies"],
-                           ["reanalysis_results", "reanalysis_runs", "reanalysis_report"],
-                           name="store_results_and_confirm",
-                           confirms="incoming_movies")])
+                            "denoised_movies", "denoise_report", "rejected_movies",
+                            "incoming_movies"],
+                           ["reanalysis_results", "reanalysis_runs", "reanalysis_report",
+                            "reanalysis_state"],
+                           name="store_results_and_record")])
     steps = (screen + validation_pipeline() + denoise_pipeline() + topology_pipeline() + store)
     return pipeline(
         steps, namespace="reanalysis",
         inputs={"incoming_movies", "champion_model", "champion_alias"},
-        outputs={"reanalysis_results", "reanalysis_runs", "reanalysis_report"},
+        outputs={"reanalysis_results", "reanalysis_runs", "reanalysis_report",
+                 "reanalysis_state"},
         parameters={"params:ingestion.validation", "params:ingestion.regions",
                     "params:ingestion.splits", "params:denoise", "params:preview",
                     "params:topology"},
