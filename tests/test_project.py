@@ -9,8 +9,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from fluxion.errors import ParameterError
 
 REPO = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -204,3 +207,24 @@ def test_mlflow_ui_and_kedro_viz_start(project):
     port = _free_port(45400)
     assert _serves([KEDRO, "viz", "run", "--host", "127.0.0.1", "--port", str(port),
                     "--no-browser"], f"http://127.0.0.1:{port}/", project)
+
+
+def test_a_pipeline_or_environment_that_does_not_exist_is_a_clear_error(tmp_path, monkeypatch):
+    import fluxion.pipeline_registry as registry
+    from fluxion.hooks import EnvironmentCheckHook
+
+    def missing(**kwargs):
+        raise ImportError("An error occurred while importing the 'fluxion.pipelines.nope' "
+                          "module.")
+
+    monkeypatch.setattr(registry, "find_pipelines", missing)
+    with pytest.raises(ParameterError, match=r"no pipeline named nope; the pipelines are "
+                       r"denoise, diagnostics, evaluation, ingestion, reanalysis"):
+        registry.register_pipelines()
+    (tmp_path / "base").mkdir()
+    context = SimpleNamespace(config_loader=SimpleNamespace(conf_source=str(tmp_path)),
+                              env="nope")
+    with pytest.raises(ParameterError, match=r"--env nope: there is no configuration folder"):
+        EnvironmentCheckHook().after_context_created(context)
+    context.env = "base"
+    EnvironmentCheckHook().after_context_created(context)  # an existing one passes

@@ -1,4 +1,4 @@
-"""Kedro hooks: the re-analysis lock."""
+"""Kedro hooks: the configuration environment check and the re-analysis lock."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 
-from fluxion.errors import LockedError
+from fluxion.errors import LockedError, ParameterError
 
 
 def acquire_lock(path: str | Path, *, wait_s: float = 0.0) -> FileLock:
@@ -30,6 +30,20 @@ def acquire_lock(path: str | Path, *, wait_s: float = 0.0) -> FileLock:
             "(reanalysis.lock_wait_s makes a run wait instead).") from None
     holder.write_text(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     return lock
+
+
+class EnvironmentCheckHook:
+    """``kedro run --env NAME`` with no ``conf/NAME`` folder: a clear error before any plugin
+    (kedro-mlflow) reads a configuration that is not there."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        conf = Path(context.config_loader.conf_source)
+        env = context.env
+        if env and conf.is_dir() and not (conf / env).is_dir():
+            known = sorted(p.name for p in conf.iterdir() if p.is_dir())
+            raise ParameterError(f"--env {env}: there is no configuration folder {conf / env}; "
+                                 f"the environments are {', '.join(known)}.")
 
 
 class ReanalysisLockHook:

@@ -1,10 +1,25 @@
 """Project pipelines: every package in fluxion/pipelines/ plus the whole demo story."""
 
+import re
+from pathlib import Path
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+from fluxion.errors import ParameterError
+
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = find_pipelines(raise_errors=True)
+    try:
+        pipelines = find_pipelines(raise_errors=True)
+    except ImportError as error:
+        if error.__cause__ is not None:  # a pipeline that exists failed to import: a real bug
+            raise
+        available = sorted(p.name for p in (Path(__file__).parent / "pipelines").iterdir()
+                           if (p / "pipeline.py").is_file())
+        asked = re.findall(r"pipelines\.(\w+)", str(error))
+        raise ParameterError(f"--pipeline: there is no pipeline named {', '.join(asked)}; the "
+                             f"pipelines are {', '.join(available)} (and __default__, all of "
+                             "them).") from None
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

@@ -277,3 +277,18 @@ def test_an_unreadable_movie_is_a_clear_error(tmp_path, stack, monkeypatch):
     monkeypatch.setattr(fluxion.movies.io, "open", refused, raising=False)
     with pytest.raises(MovieError, match=r"m\.npy: cannot be read by this user"):
         read_movie(tmp_path / "m.npy")
+
+
+def test_a_tiff_declaring_an_impossible_frame_size_is_refused_at_open(tmp_path):
+    """Tags claiming 2e9 x 2e9 pixels: refused when the movie is opened, not at the first read."""
+    path = tmp_path / "huge.tif"
+    tifffile.imwrite(path, np.zeros((3, 16, 16), np.uint16))
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        offsets = [page.tags[code].valueoffset for page in tif.pages for code in (256, 257)]
+    for offset in offsets:  # ImageWidth and ImageLength, stored as LONG by tifffile
+        data[offset:offset + 4] = (2_000_000_000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(MovieError, match=r"huge\.tif: is truncated or corrupt: its header "
+                       r"declares 2000000000 x 2000000000 pixels per frame"):
+        read_movie(path, lazy=True)

@@ -303,6 +303,8 @@ def _tiff_file(path: Path):
     series = tif.series[0] if tif.series else None
     if series is None:
         problem = "the TIFF holds no image series"
+    elif (frame := _frame_problem(series, pages)) is not None:
+        problem = frame
     elif len(series.shape) == 3 and 1 < len(pages) < series.shape[0]:
         problem = (f"its header announces {series.shape[0]} frames but the page index ends "
                    f"after {len(pages)}")
@@ -314,6 +316,24 @@ def _tiff_file(path: Path):
         raise MovieError(f"{path}: is truncated or corrupt: {problem}. Copy the movie again "
                          "from the acquisition computer.")
     return tif
+
+
+MAX_FRAME_PIXELS = 2**31  # ~46000 x 46000: no camera records more; a header claiming so is corrupt
+
+
+def _frame_problem(series, pages) -> str | None:
+    """A frame size no camera records, or uncompressed pages with fewer bytes than their size
+    needs: the header's image size is corrupt (found now, not at the first read)."""
+    height, width = series.shape[-2:] if len(series.shape) >= 2 else (1, 1)
+    if height * width > MAX_FRAME_PIXELS:
+        return f"its header declares {height} x {width} pixels per frame"
+    for page in pages[:1]:
+        needed = page.shape[0] * page.shape[1] * np.dtype(page.dtype).itemsize \
+            if len(page.shape) >= 2 else 0
+        if page.compression == 1 and needed and sum(page.databytecounts) < needed:
+            return (f"page {page.index} declares {page.shape} pixels but stores "
+                    f"{sum(page.databytecounts)} of the {needed} bytes they need")
+    return None
 
 
 def _open_tiff(path: Path) -> LazyMovie:
