@@ -87,6 +87,13 @@ def test_the_whole_story_runs_and_is_tracked(project):
     [report] = (project / "data/08_reporting/reanalysis/runs/run.json").glob("*/run.json")
     reanalysed = json.loads(report.read_text())
     assert len(reanalysed["processed"]) == 1 and reanalysed["skipped"] == {}
+    raw = sorted(p.relative_to(project) for p in (project / "data/01_raw").rglob("*"))
+    subprocess.run([sys.executable, "-m", "fluxion.simulate", "--incoming",  # make run, again
+                    str(project / "data/01_raw/incoming"), "--frames", "30"], check=True)
+    kedro(project, "run", "--pipelines", "ingestion,reanalysis", "--params", TINY)
+    assert sorted(p.relative_to(project) for p in (project / "data/01_raw").rglob("*")) == raw
+    reports = sorted((project / "data/08_reporting/reanalysis/runs/run.json").glob("*/run.json"))
+    assert len(reports) == 2 and json.loads(reports[-1].read_text())["processed"] == []
     assert len(list((project / "data/08_reporting/reanalysis/frames").glob("*.parquet"))) == 1
     summary = (project / "data/08_reporting/ingestion_summary.csv").read_text()
     assert summary.count("demo_") == 3
