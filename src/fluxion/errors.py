@@ -30,6 +30,13 @@ class CheckpointError(FluxionError, ValueError):
     """A training checkpoint or model file cannot be read (truncated, corrupt, foreign)."""
 
 
+class ModelNotFoundError(FluxionError, FileNotFoundError):
+    """A trained model file is not where it was said to be."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class RegisteredModelNotFoundError(FluxionError, FileNotFoundError):
     """A registered model, version or alias does not exist in the MLflow registry."""
 

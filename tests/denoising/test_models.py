@@ -9,7 +9,7 @@ import torch
 from fluxion.denoising.models import UDVD, GaussianDenoiser, N2NUNet, build_model
 from fluxion.denoising.models.blind import BlindConv, BlindPool
 from fluxion.denoising.models.checkpoint import load_denoiser, save_denoiser
-from fluxion.errors import ParameterError
+from fluxion.errors import CheckpointError, ModelNotFoundError, ParameterError
 
 
 def _randomised(model: torch.nn.Module) -> torch.nn.Module:
@@ -104,3 +104,12 @@ def test_build_model_and_checkpoint_round_trip(tmp_path):
         build_model("bm3d")
     with pytest.raises(ParameterError, match="frames must be odd"):
         UDVD(frames=4)
+
+
+def test_a_missing_or_corrupt_model_file_is_named_with_the_right_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"m\.pt: no trained model here") as info:
+        load_denoiser(tmp_path / "m.pt")
+    assert isinstance(info.value, FileNotFoundError)
+    (tmp_path / "m.pt").write_bytes(b"\x80\x04 not a model")
+    with pytest.raises(CheckpointError, match=r"m\.pt: not a readable Fluxion model file"):
+        load_denoiser(tmp_path / "m.pt")

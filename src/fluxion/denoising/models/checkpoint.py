@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from fluxion.denoising.models import Denoiser, build_model
-from fluxion.errors import MovieNotFoundError, ParameterError
+from fluxion.errors import CheckpointError, ModelNotFoundError
 
 
 def save_denoiser(path: str | Path, model: Denoiser, **extra: Any) -> Path:
@@ -25,13 +25,14 @@ def load_denoiser(path: str | Path) -> tuple[Denoiser, dict[str, Any]]:
     """Rebuild a saved denoiser (eval mode, CPU); returns it and the extra data saved with it."""
     path = Path(path)
     if not path.is_file():
-        raise MovieNotFoundError(f"{path}: no trained model here; run `kedro run --pipeline "
+        raise ModelNotFoundError(f"{path}: no trained model here; run `kedro run --pipeline "
                                  "training` first.")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model = build_model(saved["spec"]["method"], **saved["spec"]["architecture"])
         model.load_state_dict(saved["state_dict"])
-    except (KeyError, RuntimeError, OSError) as error:
-        raise ParameterError(f"{path}: not a Fluxion model file ({error}).") from error
+    except Exception as error:  # torch raises RuntimeError, EOFError, pickle errors ...
+        raise CheckpointError(f"{path}: not a readable Fluxion model file ({error}); train it "
+                              "again (delete the file).") from error
     extra = {k: v for k, v in saved.items() if k not in ("spec", "state_dict")}
     return model.eval(), extra
