@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def screen_new_movies(incoming: IncomingBatch, validation: dict[str, Any],
-                      ) -> tuple[dict[str, MovieLoader], dict[str, str]]:
+                      ) -> tuple[dict[str, MovieLoader], dict[str, str], IncomingBatch]:
     """The new movies that can be read whole; the others are reported and skipped (recorded
-    under their content, so they are retried once their file changes).
+    under their content, so they are retried once their file changes). The batch is passed on
+    as it was looked at, so the record names the very content that was processed.
 
     Each movie is streamed through the same checks as ingestion, so a corrupt one cannot stop
     the others. Movies still being written are left for the next run.
@@ -42,7 +43,7 @@ def screen_new_movies(incoming: IncomingBatch, validation: dict[str, Any],
         good[name] = loader
     log.info("re-analysis: %d new movie(s), %d skipped, %d still being written", len(good),
              len(rejected), len(incoming.scan.settling))
-    return good, rejected
+    return good, rejected, incoming
 
 
 def store_results(series: pd.DataFrame, summary: pd.DataFrame, movie_info: dict[str, Any],

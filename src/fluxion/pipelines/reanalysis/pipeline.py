@@ -11,11 +11,12 @@ from fluxion.pipelines.topology import create_pipeline as topology_pipeline
 def create_pipeline(**kwargs) -> Pipeline:
     screen = pipeline([node(screen_new_movies,
                             ["incoming_movies", "params:ingestion.validation"],
-                            ["movies", "rejected_movies"], name="screen_new_movies")])
+                            ["movies", "rejected_movies", "screened_batch"],
+                            name="screen_new_movies")])
     store = pipeline([node(store_results,
                            ["alps_series", "alps_summary", "movie_info", "movie_masks",
                             "denoised_movies", "denoise_report", "rejected_movies",
-                            "incoming_movies"],
+                            "screened_batch"],
                            ["reanalysis_results", "reanalysis_runs", "reanalysis_report",
                             "reanalysis_state"],
                            name="store_results_and_record")])
