@@ -281,10 +281,7 @@ def write_simulated_movie(path: Path, settings: Mapping[str, Any], *,
 
 
 def drop_demo_into_incoming(folder: str | Path, settings: Mapping[str, Any]) -> Path | None:
-    """Put one timestamp-named demo movie into the re-analysis folder, unless it holds one.
-
-    Incoming names must sort in arrival order (the incremental checkpoint keeps the largest).
-    """
+    """Put one timestamp-named demo movie into the re-analysis folder, unless it holds one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if any(p.suffix.lower() == ".tif" for p in folder.iterdir()):
