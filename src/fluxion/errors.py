@@ -15,11 +15,15 @@ class MovieError(FluxionError, ValueError):
     """A movie file, its sidecar or its contents cannot be used as given."""
 
 
-class MovieNotFoundError(FluxionError, FileNotFoundError):
-    """A movie (or a folder of movies) is not where it was said to be."""
+class FluxionNotFoundError(FluxionError, FileNotFoundError):
+    """Something Fluxion needs is not where it was said to be."""
 
     def __str__(self) -> str:  # FileNotFoundError formats its args oddly; keep the message whole.
         return str(self.args[0]) if self.args else ""
+
+
+class MovieNotFoundError(FluxionNotFoundError):
+    """A movie (or a folder of movies) is not where it was said to be."""
 
 
 class ParameterError(FluxionError, ValueError):
@@ -30,18 +34,12 @@ class CheckpointError(FluxionError, ValueError):
     """A training checkpoint or model file cannot be read (truncated, corrupt, foreign)."""
 
 
-class ModelNotFoundError(FluxionError, FileNotFoundError):
+class ModelNotFoundError(FluxionNotFoundError):
     """A trained model file is not where it was said to be."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
-
-class RegisteredModelNotFoundError(FluxionError, FileNotFoundError):
+class RegisteredModelNotFoundError(FluxionNotFoundError):
     """A registered model, version or alias does not exist in the MLflow registry."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class LockedError(FluxionError, RuntimeError):

@@ -109,8 +109,9 @@ class TrainingConfig:
     def _validate_numbers(self) -> None:
         if self.crop < 8:
             raise ParameterError(f"training.crop must be >= 8 pixels, got {self.crop}.")
-        if self.method == "n2n" and self.crop % 2:
-            raise ParameterError(f"training.crop must be even for n2n, got {self.crop}.")
+        if find_method(self.method).loss == "neighbor2neighbor" and self.crop % 2:
+            raise ParameterError(f"training.crop must be even for {self.method}, got "
+                                 f"{self.crop}.")
         for name in ("learning_rate", "lr_factor", "n2n_gamma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or \
@@ -161,7 +162,6 @@ class DenoiserModule(L.LightningModule):
         object.__setattr__(self, "_compiled", torch.compile(model) if config.compile else None)
         self.history: list[dict[str, float]] = []
         self.identity: dict[str, Any] = {"config": config.key()}  # what a checkpoint must match
-        self._epoch_losses: list[float] = []
         self._began = time.perf_counter()
 
     @property
@@ -174,7 +174,6 @@ class DenoiserModule(L.LightningModule):
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         loss = self.loss(batch, self.global_step, training=True)
-        self._epoch_losses.append(float(loss.detach()))
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
@@ -189,14 +188,15 @@ class DenoiserModule(L.LightningModule):
         return optimizer
 
     def on_train_epoch_start(self) -> None:
-        self._epoch_losses, self._began = [], time.perf_counter()
+        self._began = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
         """Step the plateau schedule and record the epoch before its checkpoint is written."""
-        val_loss = float(self.trainer.callback_metrics["val_loss"])
+        metrics = self.trainer.callback_metrics  # epoch means of the logged losses
+        val_loss = float(metrics["val_loss"])
         self.plateau.step(val_loss)
         self.history.append({
-            "epoch": self.current_epoch, "train_loss": float(np.mean(self._epoch_losses)),
+            "epoch": self.current_epoch, "train_loss": float(metrics["train_loss"]),
             "val_loss": val_loss, "learning_rate": self.plateau.optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - self._began})
         log.info("%s epoch %d: train %.4f, validation %.4f", self.config.method,
@@ -405,7 +405,8 @@ def _result(module: DenoiserModule, folder: Path, config: TrainingConfig, movie_
                              "validation loss; lower training.learning_rate.")
     best_epoch = int(np.nanargmin(losses))
     model = module.model.cpu().eval()
-    if config.method != "n2n" and losses[best_epoch] < 0.9 * noise_floor:
+    blind_spot = find_method(config.method).loss == "blind-spot"
+    if blind_spot and losses[best_epoch] < 0.9 * noise_floor:
         log.warning("%s: %s validation loss %.4f is below the noise floor %.4f: correlated "
                     "noise may be leaking through the blind spot (see the diagnostics "
                     "pipeline's noise correlation).", movie_name, config.method,
