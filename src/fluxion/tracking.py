@@ -8,6 +8,7 @@ denoiser must take any H x W. The signature says so: (-1, frames, -1, -1) float3
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -24,22 +25,30 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 import fluxion
 from fluxion.denoising.models import Denoiser
+from fluxion.denoising.per_movie import ParentRun
 from fluxion.errors import RegisteredModelNotFoundError
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+SELECTED_PREFIX = "selected-"
 
 __all__ = [
     "CHAMPION",
     "RegisteredModelNotFoundError",
+    "clear_selection",
     "find_champion",
     "flatten_params",
     "load_registered_model",
     "log_method_runs",
     "log_trained_model",
+    "parent_run",
     "promote_champion",
     "resolve_model",
+    "select_for_movie",
+    "selected_model",
+    "selected_version",
+    "selection_alias",
     "set_alias",
     "training_logger",
 ]
@@ -62,38 +71,47 @@ def _signature(frames: int) -> ModelSignature:
                           outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1, -1, -1))]))
 
 
-def training_logger(run_name: str, **tags: str):
-    """A Lightning MLflow logger writing to a new run nested under the active (Kedro) run, so
-    losses show live in the UI; None when no run is active."""
-    parent = mlflow.active_run()
+def parent_run() -> ParentRun | None:
+    """The active (Kedro) run, in a form a training process can nest its runs under."""
+    active = mlflow.active_run()
+    if active is None:
+        return None
+    experiment = mlflow.get_experiment(active.info.experiment_id).name
+    return ParentRun(mlflow.get_tracking_uri(), experiment, active.info.run_id)
+
+
+def training_logger(run_name: str, parent: ParentRun | None = None, **tags: str):
+    """A Lightning MLflow logger writing to a new run nested under ``parent`` (default: the
+    active Kedro run), so losses show live in the UI; None when there is no run to nest under."""
+    parent = parent or parent_run()
     if parent is None:
         return None
     from lightning.pytorch.loggers import MLFlowLogger
 
-    experiment = mlflow.get_experiment(parent.info.experiment_id).name
-    return MLFlowLogger(experiment_name=experiment, run_name=run_name,
-                        tracking_uri=mlflow.get_tracking_uri(),
-                        tags={MLFLOW_PARENT_RUN_ID: parent.info.run_id,
+    return MLFlowLogger(experiment_name=parent.experiment, run_name=run_name,
+                        tracking_uri=parent.tracking_uri,
+                        tags={MLFLOW_PARENT_RUN_ID: parent.run_id,
                               "fluxion.kind": "trained-denoiser",
                               **{f"fluxion.{k}": v for k, v in tags.items()}})
 
 
 def log_trained_model(result, *, registered_model_name: str | None = None,
-                      run_name: str | None = None,
-                      artifacts: Iterable[str | Path] = ()) -> str | None:
+                      run_name: str | None = None, artifacts: Iterable[str | Path] = (),
+                      version_tags: dict[str, str] | None = None) -> str | None:
     """Log a :class:`fluxion.denoising.training.TrainingResult` as its own MLflow run.
 
     Parameters (the training configuration and movie), per-epoch ``train_loss`` /
     ``val_loss`` / ``learning_rate`` as metric history, ``best_val_loss`` etc., the given
     artifact files (e.g. the best checkpoint) and the model; the model is registered under
-    ``registered_model_name`` when given. The run is nested under the active (Kedro) run if any.
-    Returns the registered model version, or None.
+    ``registered_model_name`` when given, its version tagged with ``version_tags``. The run is
+    nested under the active (Kedro) run if any. Returns the registered model version, or None.
     """
     config = result.config
     with mlflow.start_run(run_id=result.run_id, run_name=run_name or config.method,
                           nested=mlflow.active_run() is not None) as run:
         mlflow.log_params({**flatten_params(asdict(config)), "movie": result.movie})
-        mlflow.set_tags({"fluxion.kind": "trained-denoiser", "fluxion.method": config.method})
+        mlflow.set_tags({"fluxion.kind": "trained-denoiser", "fluxion.method": config.method,
+                         "fluxion.movie": result.movie})
         if result.run_id is None:  # no live logger: the history afterwards
             now = int(time.time() * 1000)
             history = [Metric(key, float(row[key]), now, int(row["epoch"]))
@@ -112,7 +130,15 @@ def log_trained_model(result, *, registered_model_name: str | None = None,
             code_paths=[str(Path(fluxion.__file__).parent)], signature=_signature(
                 result.model.frames), input_example=example,
             pip_requirements=["torch", "numpy"], registered_model_name=registered_model_name)
-    return str(info.registered_model_version) if registered_model_name else None
+    if not registered_model_name:
+        return None
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    tags = {"movie": result.movie, "method": config.method, "training_run": run.info.run_id,
+            **(version_tags or {})}
+    for key, value in tags.items():
+        client.set_model_version_tag(registered_model_name, version, key, str(value))
+    return version
 
 
 def set_alias(name: str, version: str | int, alias: str = CHAMPION) -> None:
@@ -205,14 +231,59 @@ def promote_champion(name: str, version: str | int, names: Iterable[str], *,
     log.info("%s version %s is now the %s", name, version, alias)
 
 
+def selection_alias(movie: str) -> str:
+    """The registry alias that marks a movie's selected denoiser: ``selected-<movie>`` (characters
+    an alias cannot hold become ``_``)."""
+    return SELECTED_PREFIX + re.sub(r"[^\w-]", "_", movie)
+
+
+def select_for_movie(movie: str, name: str, version: str | int, names: Iterable[str]) -> None:
+    """Make ``name`` version ``version`` the one selected denoiser of ``movie`` across ``names``
+    (alias ``selected-<movie>``)."""
+    promote_champion(name, version, names, alias=selection_alias(movie))
+
+
+def clear_selection(movie: str, names: Iterable[str]) -> None:
+    """No version is selected for ``movie`` (its gate failed: the Gaussian filter denoises it)."""
+    client = mlflow.MlflowClient()
+    for name in names:
+        try:
+            client.delete_registered_model_alias(name, selection_alias(movie))
+        except MlflowException:
+            continue
+
+
+def selected_version(movie: str, names: Iterable[str] | None = None) -> tuple[str, str] | None:
+    """(registered model name, version) selected for ``movie``, or None (none passed its
+    gate, or the movie was never evaluated)."""
+    from fluxion.denoising.methods import registered_model_names
+
+    return find_champion(names or registered_model_names(), selection_alias(movie))
+
+
+def selected_model(movie: str, names: Iterable[str] | None = None,
+                   ) -> tuple[Denoiser, dict[str, str]]:
+    """The denoiser the quality gate selected for ``movie`` and {name, version}: the one call
+    to find a movie's model (in the MLflow UI: Models, alias ``selected-<movie>``)."""
+    found = selected_version(movie, names)
+    if found is None:
+        raise RegisteredModelNotFoundError(
+            f"no registered model is selected for movie {movie!r} (alias "
+            f"'{selection_alias(movie)}'): either it was not evaluated yet (`kedro run`) or no "
+            "model passed its quality gate (see data/07_model_output/denoise_report.json).")
+    name, version = found
+    return load_registered_model(name, version=version), {"name": name, "version": version}
+
+
 def log_method_runs(methods: dict[str, dict[str, Any]], *, prefix: str = "evaluate") -> None:
-    """One MLflow run per method, named ``<prefix> <method>``, with the method's ``params`` and
-    ``metrics`` (the same metric names for every method, so MLflow's compare view lines them
-    up) and optional ``artifacts`` (file paths). Nested under the active run if any."""
+    """One MLflow run per method, named ``<prefix> <method>``, with the method's ``params``,
+    ``tags`` and ``metrics`` (the same metric names for every method, so MLflow's compare view
+    lines them up) and optional ``artifacts`` (file paths). Nested under the active run if any."""
     for method, content in methods.items():
         with mlflow.start_run(run_name=f"{prefix} {method}",
                               nested=mlflow.active_run() is not None):
-            mlflow.set_tags({"fluxion.kind": prefix, "fluxion.method": method})
+            mlflow.set_tags({"fluxion.kind": prefix, "fluxion.method": method,
+                             **content.get("tags", {})})
             mlflow.log_params(content.get("params", {}))
             # +inf (a uPSNR whose uMSE came out <= 0) is stored as the largest float; only
             # missing values are left out, so every method shows the same metric names

@@ -2,7 +2,7 @@
 denoisers, MP4 previews."""
 
 from fluxion.datasets.arrays import NpzDataset
-from fluxion.datasets.models import TrainedModelDataset
+from fluxion.datasets.models import MovieModelsDataset, TrainedModelDataset
 from fluxion.datasets.movies import (
     FrameStream,
     IncomingMoviesDataset,
@@ -13,6 +13,7 @@ from fluxion.datasets.movies import (
 from fluxion.datasets.registry import (
     ChampionAliasDataset,
     MethodRunsDataset,
+    MovieSelectionsDataset,
     RegisteredModelDataset,
     RunTagsDataset,
     VideoFolderDataset,
@@ -25,6 +26,8 @@ __all__ = [
     "MethodRunsDataset",
     "MovieFolderDataset",
     "MovieLoader",
+    "MovieModelsDataset",
+    "MovieSelectionsDataset",
     "NpzDataset",
     "ReanalysisStateDataset",
     "RegisteredModelDataset",

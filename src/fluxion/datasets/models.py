@@ -12,6 +12,7 @@ from kedro.io import AbstractDataset
 from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.models import Denoiser
 from fluxion.denoising.models.checkpoint import load_denoiser, save_denoiser
+from fluxion.denoising.training import TrainingResult
 from fluxion.tracking import log_trained_model
 
 
@@ -37,11 +38,17 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
     def load(self) -> Denoiser:
         model, extra = load_denoiser(self._filepath)
         model.registered = extra.get("registered")
+        model.training_summary = extra.get("summary", {})
+        model.training_history = extra.get("history", [])
         return model
 
     def save(self, result) -> None:
-        """Write the model; log and register it unless this very model (same settings, splits
-        and movie content) is already registered from this file."""
+        self.store(result)
+
+    def store(self, result, version_tags: dict[str, str] | None = None) -> None:
+        """Write the model; log and register it (its version tagged with ``version_tags``)
+        unless this very model (same settings, splits and movie content) is already registered
+        from this file."""
         previous = self._registered_identity()
         if previous is not None and previous == result.identity:
             return
@@ -50,7 +57,8 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
         save_denoiser(self._filepath, result.model, **extra)
         if mlflow.active_run() is not None:
             version = log_trained_model(result, registered_model_name=self._registered_model_name,
-                                        run_name=self._run_name, artifacts=[self._filepath])
+                                        run_name=self._run_name, artifacts=[self._filepath],
+                                        version_tags=version_tags)
             if version is not None:
                 save_denoiser(self._filepath, result.model, **extra, registered={
                     "name": self._registered_model_name, "version": version})
@@ -69,3 +77,44 @@ class TrainedModelDataset(AbstractDataset[Any, Denoiser]):
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath),
                 "registered_model_name": self._registered_model_name}
+
+
+class MovieModelsDataset(AbstractDataset[TrainingResult, dict[str, dict[str, Denoiser]]]):
+    """Every movie's trained denoisers: ``<path>/<movie>/<method key>.pt``.
+
+    Saving takes one ``TrainingResult`` at a time (the training node yields them as they
+    finish, so a kill keeps what is done) and registers it under its method's registered name,
+    the version tagged with its movie, the movie's content hash, training frames and start.
+    Loading gives ``{movie: {method: denoiser}}``, each carrying ``registered`` and
+    ``training_summary``.
+    """
+
+    def __init__(self, *, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def _file(self, movie: str, method: str) -> Path:
+        return self._path / movie / f"{find_method(method).key}.pt"
+
+    def load(self) -> dict[str, dict[str, Denoiser]]:
+        models: dict[str, dict[str, Denoiser]] = {}
+        for path in sorted(self._path.glob("*/*.pt")):
+            model = TrainedModelDataset(filepath=str(path)).load()
+            models.setdefault(path.parent.name, {})[find_method(path.stem).name] = model
+        return models
+
+    def save(self, result: TrainingResult) -> None:
+        method, movie = result.config.method, result.movie
+        summary = result.summary()
+        tags = {"movie_sha256": summary["movie_sha256"], "init": summary["init"],
+                "train_frames": "{}-{}".format(*summary["train_frames"]),
+                "validation_frames": "{}-{}".format(*summary["validation_frames"]),
+                "leak_suspected": summary["leak_suspected"]}
+        TrainedModelDataset(filepath=str(self._file(movie, method)), method=method,
+                            run_name=f"train {movie} {method}").store(result, tags)
+
+    def _exists(self) -> bool:
+        return any(self._path.glob("*/*.pt"))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}

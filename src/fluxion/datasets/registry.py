@@ -8,17 +8,21 @@ from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset
+from mlflow.exceptions import MlflowException
 
 from fluxion.denoising.methods import registered_model_names
 from fluxion.denoising.models import Denoiser
 from fluxion.reporting.preview import write_video
 from fluxion.tracking import (
     CHAMPION,
+    SELECTED_PREFIX,
     RegisteredModelNotFoundError,
+    clear_selection,
     find_champion,
     log_method_runs,
     promote_champion,
     resolve_model,
+    select_for_movie,
 )
 
 
@@ -139,3 +143,46 @@ class RunTagsDataset(AbstractDataset[dict[str, str], None]):
 
     def _describe(self) -> dict[str, Any]:
         return {}
+
+
+class MovieSelectionsDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, dict]]):
+    """Each movie's selected denoiser in the registry: the alias ``selected-<movie>`` on exactly
+    one version across ``names``.
+
+    Saving ``{movie: verdict dict}`` (:class:`fluxion.scoring.gate.Verdict`) moves each alias to
+    the version the gate selected, or removes it where the gate failed. Loading gives
+    ``{movie: {"name", "version"}}`` for the movies that have one (the movie is read from the
+    version's ``movie`` tag). Without MLflow tracking, nothing.
+    """
+
+    def __init__(self, *, names: list[str] | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._names = list(names) if names else registered_model_names()
+        self.metadata = metadata
+
+    def load(self) -> dict[str, dict[str, str]]:
+        client = mlflow.MlflowClient()
+        selected = {}
+        for name in self._names:
+            try:
+                aliases = client.get_registered_model(name).aliases
+            except MlflowException:
+                continue
+            for alias, version in aliases.items():
+                if alias.startswith(SELECTED_PREFIX):
+                    movie = client.get_model_version(name, str(version)).tags.get("movie")
+                    if movie:
+                        selected[movie] = {"name": name, "version": str(version)}
+        return selected
+
+    def save(self, data: dict[str, dict[str, Any]]) -> None:
+        if mlflow.active_run() is None:
+            return
+        for movie, verdict in data.items():
+            if verdict["gate_passed"] and verdict.get("name"):
+                select_for_movie(movie, verdict["name"], verdict["version"], self._names)
+            else:
+                clear_selection(movie, self._names)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"names": self._names, "alias": f"{SELECTED_PREFIX}<movie>"}

@@ -54,6 +54,7 @@ __all__ = [
 _PRECISION = {"off": "32-true", "bf16": "bf16-mixed", "fp16": "16-mixed"}
 # settings that may change without invalidating a checkpoint (more epochs: carry on)
 _RESUMABLE = ("epochs", "patience", "device", "devices", "num_nodes")
+LEAK_FRACTION = 0.9  # a validation loss under this fraction of the noise floor: a leak
 
 
 @dataclass
@@ -139,12 +140,24 @@ class TrainingResult:
     movie: str
     stopped_early: bool
     run_id: str | None = None        # the MLflow run its losses were logged to, if any
-    identity: dict[str, Any] = field(default_factory=dict)  # settings, splits, movie content
+    identity: dict[str, Any] = field(default_factory=dict)  # settings, splits, movie, init
+    trained_steps: int = 0           # optimiser steps taken by this call (0: already finished)
+
+    @property
+    def leak_suspected(self) -> bool:
+        """A blind-spot loss under 0.9x the measured noise floor: correlated noise is leaking
+        through the blind spot, and the model learns noise as signal."""
+        blind_spot = find_method(self.config.method).loss == "blind-spot"
+        return bool(blind_spot and self.best_val_loss < LEAK_FRACTION * self.noise_floor)
 
     def summary(self) -> dict[str, Any]:
+        splits = self.identity.get("splits", {})
         return {"method": self.config.method, "movie": self.movie,
-                "movie_sha256": self.identity.get("movie_sha256"), "best_epoch": self.best_epoch,
-                "best_val_loss": self.best_val_loss, "noise_floor": self.noise_floor,
+                "movie_sha256": self.identity.get("movie_sha256"),
+                "init": self.identity.get("init", "scratch"),
+                "train_frames": splits.get("train"), "validation_frames": splits.get("validation"),
+                "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
+                "noise_floor": self.noise_floor, "leak_suspected": self.leak_suspected,
                 "epochs_run": len(self.history), "stopped_early": self.stopped_early}
 
 
@@ -253,8 +266,10 @@ _MODULES: dict[str, type[DenoiserModule]] = {"blind-spot": BlindSpotModule,
 def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]],
                    config: TrainingConfig, checkpoint_dir: str | Path | None = None,
                    movie_name: str = "movie", loggers: list | None = None,
-                   noise_gain: float | None = None,
-                   movie_sha256: str | None = None) -> TrainingResult:
+                   noise_gain: float | None = None, movie_sha256: str | None = None,
+                   initial_state: dict[str, torch.Tensor] | None = None,
+                   init_from: str = "scratch", callbacks: list | None = None,
+                   ) -> TrainingResult:
     """Train ``config.method`` on one movie; resume from ``checkpoint_dir/last.ckpt`` if there.
 
     ``splits`` gives [start, stop) target frames for ``train`` and ``validation`` (see
@@ -271,6 +286,8 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     torch.manual_seed(config.seed)
     model = find_method(config.method).build(**config.architecture)
     _check_movie(movie, splits, model.frames, config.crop, movie_name)
+    if initial_state is not None:
+        _warm_start(model, initial_state, init_from)
     mean, std = count_scale(movie, tuple(splits["train"]))
     model.set_count_scale(mean, std)
     if noise_gain is None:
@@ -278,24 +295,43 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     module = _MODULES[find_method(config.method).loss](model, config)
     module.identity = {"config": config.key(), "splits": {k: list(v) for k, v in splits.items()
                                                           if k in ("train", "validation")},
-                       "movie_sha256": movie_sha256}
+                       "movie_sha256": movie_sha256, "init": init_from}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else Path(scratch)
         saved = _resumable_state(folder, module.identity)
+        if saved is not None:  # it keeps the start it was made from
+            module.identity = saved["identity"]
         trained = saved is None or not _finished(saved, config)
+        steps_before = _steps_done(saved, config)
         if trained:
             resume = folder / "last.ckpt" if saved is not None else None
-            _fit(module, movie, splits, config, folder, resume, loggers or [], movie_name)
+            _fit(module, movie, splits, config, folder, resume, loggers or [], movie_name,
+                 callbacks or [])
         result = _result(module, folder, config, movie_name, noise_floor=noise_gain * mean)
     result.identity = module.identity
+    result.trained_steps = (len(result.history) * config.steps_per_epoch - steps_before
+                            if trained else 0)
     if trained:  # the run the loggers wrote to, for the model's registration
         result.run_id = next((lg.run_id for lg in loggers or [] if hasattr(lg, "run_id")), None)
     return result
 
 
+def _warm_start(model: Denoiser, state: dict[str, torch.Tensor], source: str) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ParameterError(f"training.init: the weights of {source} do not fit this "
+                             f"{model.method} architecture ({error}); use training.init: "
+                             "scratch or the champion's architecture.") from error
+
+
+def _steps_done(saved: dict[str, Any] | None, config: TrainingConfig) -> int:
+    return len(saved["history"]) * config.steps_per_epoch if saved else 0
+
+
 def _fit(module: DenoiserModule, movie, splits, config: TrainingConfig, folder: Path,
-         resume: Path | None, loggers: list, movie_name: str) -> None:
-    trainer = _trainer(config, folder, loggers)
+         resume: Path | None, loggers: list, movie_name: str, callbacks: list) -> None:
+    trainer = _trainer(config, folder, loggers, callbacks)
     train = WindowBatches(movie, tuple(splits["train"]), frames=module.model.frames,
                           crop=config.crop, batch_size=config.batch_size, seed=config.seed,
                           rank=trainer.global_rank)
@@ -309,12 +345,14 @@ def _fit(module: DenoiserModule, movie, splits, config: TrainingConfig, folder: 
                 ckpt_path=resume)
 
 
-def _trainer(config: TrainingConfig, folder: Path, loggers: list) -> L.Trainer:
+def _trainer(config: TrainingConfig, folder: Path, loggers: list,
+             extra_callbacks: list) -> L.Trainer:
     """A Trainer from the configuration: devices, precision, DDP, checkpoints, stopping."""
     accelerator, devices, nodes = _devices(config)
-    callbacks = [ModelCheckpoint(dirpath=folder, filename=name, monitor=monitor, save_top_k=1,
-                                 save_on_train_epoch_end=True, enable_version_counter=False)
-                 for name, monitor in (("best", "val_loss"), ("last", None))]
+    checkpoints = [ModelCheckpoint(dirpath=folder, filename=name, monitor=monitor, save_top_k=1,
+                                   save_on_train_epoch_end=True, enable_version_counter=False)
+                   for name, monitor in (("best", "val_loss"), ("last", None))]
+    callbacks = [*extra_callbacks, *checkpoints]
     if find_method(config.method).loss == "blind-spot":
         callbacks.append(EarlyStopping(monitor="val_loss", patience=config.patience,
                                        check_on_train_epoch_end=True))
@@ -371,13 +409,14 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _resumable_state(folder: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
-    """Fluxion's state in ``last.ckpt`` when it was made with these settings, splits and movie;
-    otherwise the checkpoints are moved to ``stale/`` and None is returned."""
+    """Fluxion's state in ``last.ckpt`` when it was made with these settings, splits and movie
+    (whatever it started from: a run begun from scratch is not redone because a champion
+    appeared since); otherwise the checkpoints are moved to ``stale/`` and None is returned."""
     last = folder / "last.ckpt"
     if not last.is_file():
         return None
     saved = _read_checkpoint(last).get("fluxion", {})
-    if saved.get("identity") == identity:
+    if _without_init(saved.get("identity") or {}) == _without_init(identity):
         return saved
     stale = folder / "stale"
     stale.mkdir(exist_ok=True)
@@ -386,6 +425,10 @@ def _resumable_state(folder: Path, identity: dict[str, Any]) -> dict[str, Any] |
     log.warning("%s was made with other training settings, splits or movie content; kept it in "
                 "%s and started afresh.", last, stale)
     return None
+
+
+def _without_init(identity: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in identity.items() if key != "init"}
 
 
 def _finished(saved: dict[str, Any], config: TrainingConfig) -> bool:
@@ -405,14 +448,14 @@ def _result(module: DenoiserModule, folder: Path, config: TrainingConfig, movie_
                              "validation loss; lower training.learning_rate.")
     best_epoch = int(np.nanargmin(losses))
     model = module.model.cpu().eval()
-    blind_spot = find_method(config.method).loss == "blind-spot"
-    if blind_spot and losses[best_epoch] < 0.9 * noise_floor:
+    result = TrainingResult(model, config, history, best_epoch, float(losses[best_epoch]),
+                            noise_floor, movie_name, bool(last["stopped_early"]))
+    if result.leak_suspected:
         log.warning("%s: %s validation loss %.4f is below the noise floor %.4f: correlated "
                     "noise may be leaking through the blind spot (see the diagnostics "
-                    "pipeline's noise correlation).", movie_name, config.method,
-                    losses[best_epoch], noise_floor)
-    return TrainingResult(model, config, history, best_epoch, float(losses[best_epoch]),
-                          noise_floor, movie_name, bool(last["stopped_early"]))
+                    "pipeline's noise correlation); the quality gate will refuse this model.",
+                    movie_name, config.method, losses[best_epoch], noise_floor)
+    return result
 
 
 # --------------------------------------------------------------------------------------------

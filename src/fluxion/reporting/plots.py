@@ -57,8 +57,8 @@ def movie_overview(mean_image: np.ndarray, vacuum_mask: np.ndarray, polygon: np.
     return fig
 
 
-def training_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
-    """Training and validation loss per epoch for each method.
+def training_curves(histories: dict[str, list[dict[str, float]]], *, title: str = "") -> Figure:
+    """Training and validation loss per epoch for each method (of one movie).
 
     The losses are MSEs to noisy targets, so they sit just above the noise variance; the
     Neighbor2Neighbor training loss grows as its regulariser weight is ramped up.
@@ -75,6 +75,8 @@ def training_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (counts$^2$)")
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -258,10 +260,15 @@ def extreme_frame_images(frames: dict[str, tuple[np.ndarray, np.ndarray]],
 def size_dependence(summary, *, small_max_nm: float, large_min_nm: float) -> Figure:
     """Mean ALPS* per movie (with its block-bootstrap interval) and its std against particle
     diameter, within one calibration group: the group of the first row (denoised movies when
-    there are any); the title names it and how many movies of other groups were left out."""
+    there are any); the title names it, how many movies of other groups were left out, and the
+    movies left out because their denoiser failed its quality gate."""
     group = summary["calibration_group"].iloc[0] if len(summary) else ""
     rows = summary[summary["calibration_group"] == group]
     others = summary.loc[summary["calibration_group"] != group, "movie"].nunique()
+    failed = []
+    if "gate_passed" in rows and (rows["source"] == "denoised").any():
+        failed = sorted(rows.loc[~rows["gate_passed"].astype(bool), "movie"])
+        rows = rows[rows["gate_passed"].astype(bool)]
     fig, (mean_ax, std_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for size, picked in rows.groupby("size_group"):
         error = np.abs(picked[["alps_star_low", "alps_star_high"]].to_numpy().T
@@ -278,5 +285,7 @@ def size_dependence(summary, *, small_max_nm: float, large_min_nm: float) -> Fig
     mean_ax.set_ylabel("mean ALPS* over frames (90% block-bootstrap interval)")
     std_ax.set_ylabel("std of ALPS* over frames")
     note = f"; {others} movie(s) of other groups left out" if others else ""
+    if failed:
+        note += f"; left out, denoiser failed its gate: {', '.join(failed)}"
     fig.suptitle(f"calibration group: {group}{note}", fontsize=10)
     return fig

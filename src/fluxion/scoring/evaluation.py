@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,44 @@ from fluxion.scoring.metrics import (
 )
 from fluxion.scoring.risk import risk_estimate, self_weight_map
 
-__all__ = ["artifact_checks", "denoise_test_frames", "evaluate_movie", "paired_differences",
-           "score_methods", "summarise_scores"]
+__all__ = ["EvaluationOptions", "artifact_checks", "denoise_test_frames", "evaluate_movie",
+           "paired_differences", "score_methods", "summarise_scores"]
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """The ``evaluation`` parameters, checked where they enter."""
+
+    gaussian_sigma: float = 2.0        # the classical baseline, px
+    level: float = 0.90                # confidence level of every interval and of the gate
+    bootstrap: int = 1000              # moving-block bootstrap resamples
+    seed: int = 0
+    spatial: bool = True               # also score against 2x2 sub-sampled references
+    shared_references: bool = True     # every method against the same temporal references
+    champion_metric: str = "upsnr_ranking_frame"
+    lattice_spacings: tuple[float, ...] | None = None   # px; where to look for phantoms
+    phantom_threshold: float = 0.01
+    sum_frames: int = 30
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> EvaluationOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParameterError(f"evaluation: unknown parameter(s) {unknown}; allowed: "
+                                 f"{', '.join(sorted(known))}.")
+        values = dict(values)
+        if values.get("lattice_spacings") is not None:
+            values["lattice_spacings"] = tuple(float(v) for v in values["lattice_spacings"])
+        options = cls(**values)
+        if not 0 < options.level < 1:
+            raise ParameterError(f"evaluation.level must be between 0 and 1, got "
+                                 f"{options.level}.")
+        if not options.champion_metric.startswith("upsnr_") or \
+                options.champion_metric.count("_") != 2:
+            raise ParameterError("evaluation.champion_metric must read upsnr_<reference>_"
+                                 f"<region>, got {options.champion_metric!r}.")
+        return options
 
 
 def _test_frames(movie: np.ndarray | LazyMovie, test: Sequence[int]) -> np.ndarray:
@@ -237,7 +274,8 @@ def denoise_test_frames(model: Denoiser, movie: np.ndarray | LazyMovie, *,
 
 def evaluate_movie(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser], *,
                    test: Sequence[int], particle_mask: np.ndarray, vacuum_mask: np.ndarray,
-                   truth: np.ndarray | LazyMovie | None, options: Mapping[str, Any],
+                   truth: np.ndarray | LazyMovie | None,
+                   options: EvaluationOptions = EvaluationOptions(),
                    noise_gain: float | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-frame scores, their summary (peak from :func:`movie_peak`), the artifact checks and
@@ -248,16 +286,16 @@ def evaluate_movie(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser
                                               path=Path(folder) / f"{i}.npy")
                     for i, (name, model) in enumerate(methods.items())}
         scores = score_methods(movie, methods, test=test, particle_mask=particle_mask,
-                               truth=truth, seed=options["seed"], spatial=options["spatial"],
-                               shared_references=options["shared_references"],
+                               truth=truth, seed=options.seed, spatial=options.spatial,
+                               shared_references=options.shared_references,
                                denoised=denoised, noise_gain=noise_gain)
         checks = artifact_checks(movie, denoised, test=test, vacuum_mask=vacuum_mask,
-                                 lattice_spacings=options["lattice_spacings"],
-                                 phantom_threshold=options["phantom_threshold"],
-                                 sum_frames=options["sum_frames"])
+                                 lattice_spacings=options.lattice_spacings,
+                                 phantom_threshold=options.phantom_threshold,
+                                 sum_frames=options.sum_frames)
     block = reference_block_length(max(model.frames for model in methods.values()) // 2)
-    interval = {"level": options["level"], "n_bootstrap": options["bootstrap"],
-                "seed": options["seed"], "block": block}
+    interval = {"level": options.level, "n_bootstrap": options.bootstrap,
+                "seed": options.seed, "block": block}
     summary = summarise_scores(scores, peak=movie_peak(movie), **interval)
     reference = "ranking" if noise_gain is not None else "temporal"
     differences = paired_differences(scores, reference=reference, **interval)

@@ -9,14 +9,25 @@ from fluxion.pipelines.diagnostics.nodes import (
 )
 
 
+def noise_flag_steps() -> Pipeline:
+    """The raw movies' noise correlation and its flags (the quality gate reads them; also used
+    by re-analysis)."""
+    return pipeline([node(measure_noise_correlation,
+                          ["movie_info", "movie_masks", "params:diagnostics"],
+                          ["noise_correlation_table", "noise_correlation_figure",
+                           "noise_correlation_metrics", "noise_flags", "noise_flag_tags"],
+                          name="measure_noise_correlation")])
+
+
+NOISE_OUTPUTS = {"noise_correlation_table", "noise_correlation_figure",
+                 "noise_correlation_metrics", "noise_flags", "noise_flag_tags"}
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
+    noise = pipeline(noise_flag_steps(), namespace="noise", inputs={"movie_info", "movie_masks"},
+                     outputs=NOISE_OUTPUTS, parameters={"params:diagnostics"})
+    after_denoising = pipeline(
         [
-            node(measure_noise_correlation,
-                 ["movie_info", "movie_masks", "params:diagnostics"],
-                 ["noise_correlation_table", "noise_correlation_figure",
-                  "noise_correlation_metrics", "noise_flags", "noise_flag_tags"],
-                 name="measure_noise_correlation"),
             node(compare_raw_and_denoised,
                  ["movie_info", "movie_masks", "denoised_movies", "params:diagnostics"],
                  ["vacuum_spectra_figures", "frame_sum_figures", "binned_frame_figures"],
@@ -27,9 +38,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="diagnostics",
         inputs={"movie_info", "movie_masks", "denoised_movies"},
-        outputs={"noise_correlation_table", "noise_correlation_figure",
-                 "noise_correlation_metrics", "noise_flags", "noise_flag_tags",
-                 "vacuum_spectra_figures", "frame_sum_figures",
-                 "binned_frame_figures", "migration_rates_figure", "migration_rates"},
+        outputs={"vacuum_spectra_figures", "frame_sum_figures", "binned_frame_figures",
+                 "migration_rates_figure", "migration_rates"},
         parameters={"params:diagnostics", "params:diagnostics.beam"},
     )
+    return noise + after_denoising

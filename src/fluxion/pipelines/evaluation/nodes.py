@@ -1,4 +1,5 @@
-"""Thin nodes of the evaluation pipeline; the science is in fluxion.scoring.evaluation / metrics."""
+"""Thin nodes of the evaluation pipeline: every movie's own models scored on its test frames,
+the quality gate, the champion. The science is in fluxion.scoring."""
 
 from __future__ import annotations
 
@@ -8,69 +9,126 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fluxion.datasets.movies import MovieLoader
 from fluxion.denoising.inference import denoise_movie
 from fluxion.denoising.methods import method as find_method
+from fluxion.denoising.methods import trainable_methods
 from fluxion.denoising.models import Denoiser, GaussianDenoiser
-from fluxion.movies.io import read_ground_truth
+from fluxion.denoising.per_movie import own_models
+from fluxion.movies.records import movie_records, movie_regions
 from fluxion.reporting.plots import example_frames, upsnr_comparison
-from fluxion.scoring.evaluation import evaluate_movie
+from fluxion.scoring.evaluation import EvaluationOptions, evaluate_movie
+from fluxion.scoring.gate import FALLBACK, Candidate, Verdict, gate_movie
+from fluxion.scoring.selection import choose_champion
 
 
-def methods_to_compare(champion: tuple[Denoiser, dict[str, str]] | None,
-                       gaussian_sigma: float, **trained: Denoiser,
-                       ) -> tuple[dict[str, Denoiser], dict[str, dict[str, Any]]]:
-    """The trained models (keyed by method key), the current champion if it is none of them,
-    and the Gaussian filter.
-
-    Returns the methods by label and, for registered ones, {name, version, champion}.
-    """
-    holder = (champion[1]["name"], champion[1]["version"]) if champion else None
-    methods: dict[str, Denoiser] = {}
-    candidates: dict[str, dict[str, Any]] = {}
-    for key, model in trained.items():
-        label = find_method(key).name
-        methods[label] = model
-        registered = getattr(model, "registered", None)
-        if registered:
-            candidates[label] = {**registered, "champion": (registered["name"],
-                                                            registered["version"]) == holder}
-    if holder and not any(c["champion"] for c in candidates.values()):
-        label = f"champion ({holder[0]} v{holder[1]})"
-        methods[label] = champion[0]
-        candidates[label] = {"name": holder[0], "version": holder[1], "champion": True}
-    methods["gaussian"] = GaussianDenoiser(gaussian_sigma)
-    return methods, candidates
-
-
-def _truth(info: dict[str, Any]):
-    path = info["metadata"].get("ground_truth")
-    return read_ground_truth(path, tuple(info["shape"])) if path else None
+def movie_methods(models: dict[str, Denoiser], sigma: float) -> dict[str, Denoiser]:
+    """A movie's own trained models (by method name) and the Gaussian baseline."""
+    return {**models, FALLBACK: GaussianDenoiser(sigma)}
 
 
 def evaluate_movies(movie_info: dict[str, Any], masks: dict[str, np.ndarray],
-                    methods: dict[str, Denoiser], options: dict[str, Any],
+                    movie_models: dict[str, dict[str, Denoiser]], evaluation: dict[str, Any],
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-frame scores, the comparison table (uPSNR with block-bootstrap intervals, risk
-    estimate, PSNR/SSIM), artifact checks and paired differences of every method on every
-    movie's test frames."""
+    estimate, PSNR/SSIM), artifact checks and paired differences of each movie's own models
+    and the Gaussian baseline on that movie's test frames."""
+    options = EvaluationOptions.from_dict(evaluation)
     per_frame, comparison, checks, differences = [], [], [], []
-    for name, info in movie_info.items():
+    for name, record in movie_records(movie_info).items():
+        regions = movie_regions(masks, name)
+        methods = movie_methods(own_models(record, movie_models), options.gaussian_sigma)
         scores, summary, movie_checks, pairs = evaluate_movie(
-            MovieLoader(info["copy"])(), methods, test=info["splits"]["test"],
-            particle_mask=masks[f"{name}.particle"], vacuum_mask=masks[f"{name}.vacuum"],
-            truth=_truth(info), options=options,
-            noise_gain=info.get("summary", {}).get("noise_gain"))
+            record.frames(), methods, test=list(record.splits.test),
+            particle_mask=regions.particle, vacuum_mask=regions.vacuum,
+            truth=record.ground_truth(), options=options, noise_gain=record.noise_gain)
         per_frame.append(scores.assign(movie=name))
         comparison.append(_movie_first(summary.assign(movie=name)))
-        checks.append(movie_checks.assign(movie=name))
+        checks.append(_movie_first(movie_checks.assign(movie=name)))
         differences.append(pairs.assign(movie=name))
+    if not per_frame:  # e.g. a re-analysis run with no new movie
+        return pd.DataFrame(), _EMPTY_COMPARISON.copy(), pd.DataFrame(columns=["movie",
+                                                                               "method"]), \
+            pd.DataFrame(columns=["movie", "first", "second", "low", "high"])
     return (pd.concat(per_frame), pd.concat(comparison), pd.concat(checks),
             _movie_first(pd.concat(differences)))
 
 
+_EMPTY_COMPARISON = pd.DataFrame(columns=["movie", "method", "reference", "region", "umse",
+                                          "upsnr"])
+
+
 def _movie_first(table: pd.DataFrame) -> pd.DataFrame:
     return table[["movie", *(c for c in table.columns if c != "movie")]]
+
+
+def _candidates(models: dict[str, Denoiser], checks: pd.DataFrame) -> list[Candidate]:
+    candidates = []
+    for method, model in models.items():
+        row = checks[checks["method"] == method]
+        registered = getattr(model, "registered", None) or {}
+        candidates.append(Candidate(
+            method=method, parameters=sum(p.numel() for p in model.parameters()),
+            uniformity_passed=bool(len(row) and row["uniformity_passed"].iloc[0]),
+            leak_suspected=bool(model.training_summary.get("leak_suspected", False)),
+            name=registered.get("name"), version=registered.get("version")))
+    return candidates
+
+
+def _method_of(selection: dict[str, str] | None) -> str | None:
+    if not selection:
+        return None
+    return next((m.name for m in trainable_methods() if m.registered_name == selection["name"]),
+                None)
+
+
+def gate_movies(movie_info: dict[str, Any], movie_models: dict[str, dict[str, Denoiser]],
+                checks: pd.DataFrame, differences: pd.DataFrame, noise_flags: pd.DataFrame,
+                selections: dict[str, dict[str, str]],
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], pd.DataFrame]:
+    """The quality gate's verdict for every movie (also saved as registry aliases), and a
+    table of them."""
+    verdicts = {}
+    for name, record in movie_records(movie_info).items():
+        flags = noise_flags[noise_flags["movie"] == name] if len(noise_flags) else noise_flags
+        correlated = [f"{key.removesuffix('_flag')} correlation "
+                      f"{flags[key.replace('_flag', '_correlation')].iloc[0]:.3g} > "
+                      f"{flags[key.replace('_flag', '_limit')].iloc[0]:.3g}"
+                      for key in ("neighbour_flag", "frame_flag")
+                      if len(flags) and bool(flags[key].iloc[0])]
+        verdict = gate_movie(
+            name, _candidates(own_models(record, movie_models), checks[checks["movie"] == name]),
+            differences[differences["movie"] == name], correlated_noise=correlated,
+            current=_method_of(selections.get(name)))
+        verdicts[name] = verdict.as_dict()
+    table = pd.DataFrame([{"movie": v["movie"], "denoiser": v["name"] or FALLBACK,
+                           "model_version": v["version"] or "", "method": v["method"],
+                           "gate_passed": v["gate_passed"], "reasons": "; ".join(v["reasons"]),
+                           **{f"problems_{m}": "; ".join(p) or "none"
+                              for m, p in v["candidates"].items()}}
+                          for v in verdicts.values()])
+    return verdicts, verdicts, table
+
+
+def label_comparison(comparison: pd.DataFrame, movie_models: dict[str, dict[str, Denoiser]],
+                     verdicts: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The comparison table with, per row, the registered model (``denoiser``,
+    ``model_version``), whether it is the one the gate selected (``selected``) and whether
+    the movie's gate passed (``gate_passed``)."""
+    def registered(row: pd.Series, key: str) -> str:
+        model = movie_models.get(row["movie"], {}).get(row["method"])
+        found = (getattr(model, "registered", None) or {}).get(key)
+        return found or (row["method"] if key == "name" else "")
+
+    table = comparison.copy()
+    if table.empty:
+        return table.assign(denoiser=[], model_version=[], selected=[], gate_passed=[])
+    table.insert(2, "denoiser", table.apply(registered, axis=1, key="name"))
+    table.insert(3, "model_version", table.apply(registered, axis=1, key="version"))
+    table.insert(4, "selected", [verdicts[m]["method"] == method
+                                 for m, method in zip(table["movie"], table["method"],
+                                                      strict=True)])
+    table.insert(5, "gate_passed", [verdicts[m]["gate_passed"] for m in table["movie"]])
+    return table
 
 
 def comparison_figures(comparison: pd.DataFrame) -> dict[str, Figure]:
@@ -79,53 +137,73 @@ def comparison_figures(comparison: pd.DataFrame) -> dict[str, Figure]:
             for movie, group in comparison.groupby("movie", sort=False)}
 
 
-def example_frame_figures(movie_info: dict[str, Any], methods: dict[str, Denoiser],
-                          ) -> dict[str, Figure]:
-    """The first test frame of every movie: raw, each method, the ground truth if any."""
+def example_frame_figures(movie_info: dict[str, Any],
+                          movie_models: dict[str, dict[str, Denoiser]],
+                          evaluation: dict[str, Any]) -> dict[str, Figure]:
+    """The first test frame of every movie: raw, each of its methods, the ground truth if any."""
+    sigma = EvaluationOptions.from_dict(evaluation).gaussian_sigma
     figures = {}
-    for name, info in movie_info.items():
-        movie = MovieLoader(info["copy"])()
-        t = info["splits"]["test"][0]
+    for name, record in movie_records(movie_info).items():
+        movie = record.frames()
+        t = record.splits.test[0]
         frames = {"raw": np.asarray(movie[t])}
-        for label, model in methods.items():
+        for label, model in movie_methods(own_models(record, movie_models), sigma).items():
             frames[label] = next(denoise_movie(model, movie, frames=[t]))
-        truth = _truth(info)
+        truth = record.ground_truth()
         if truth is not None:
             frames["truth"] = np.asarray(truth[t])
         figures[f"{name}.png"] = example_frames(frames, title=f"{name}, frame {t}")
     return figures
 
 
-def _method_metrics(comparison: pd.DataFrame, checks: pd.DataFrame, method: str
-                    ) -> dict[str, float]:
-    """The same metric names for every method: means over movies (and per movie)."""
+_CHECK_METRICS = ("vacuum_snr_gain", "phantom_score", "nonuniformity", "sum_correlation",
+                  "sum_relative_bias")
+
+
+def _method_metrics(rows: pd.DataFrame, checks: pd.Series | None) -> dict[str, float]:
+    """The same metric names for every method of every movie."""
     metrics: dict[str, float] = {}
-    rows = comparison[comparison["method"] == method]
-    for (reference, region), group in rows.groupby(["reference", "region"]):
-        if reference == "truth":
-            metrics[f"psnr_{region}"] = float(group["psnr"].mean())
-            if region == "frame" and "ssim" in group:
-                metrics["ssim"] = float(group["ssim"].mean())
+    for row in rows.itertuples():
+        if row.reference == "truth":
+            metrics[f"psnr_{row.region}"] = float(row.psnr)
+            if row.region == "frame" and hasattr(row, "ssim"):
+                metrics["ssim"] = float(row.ssim)
         else:
-            metrics[f"upsnr_{reference}_{region}"] = float(group["upsnr"].mean())
-            metrics[f"umse_{reference}_{region}"] = float(group["umse"].mean())
-            for _, row in group.iterrows():
-                metrics[f"{row['movie']}.upsnr_{reference}_{region}"] = float(row["upsnr"])
-    method_checks = checks[checks["method"] == method]
-    for key in ("vacuum_snr_gain", "phantom_score", "nonuniformity", "sum_correlation",
-                "sum_relative_bias"):
-        metrics[key] = float(method_checks[key].mean())
+            metrics[f"upsnr_{row.reference}_{row.region}"] = float(row.upsnr)
+            metrics[f"umse_{row.reference}_{row.region}"] = float(row.umse)
+    if checks is not None:
+        metrics.update({key: float(checks[key]) for key in _CHECK_METRICS})
     return metrics
 
 
 def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
-                candidates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """One MLflow run per method: which model version, and identically named metrics."""
+                verdicts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One MLflow run per movie and method (``<movie> <method>``): which model version, the
+    gate's verdict, and identically named metrics, so Compare lines up one movie's methods."""
     runs = {}
-    for method in comparison["method"].unique():
-        entry = candidates.get(method, {})
-        params = {"registered_model": entry.get("name", "none"),
-                  "model_version": entry.get("version", "none"),
-                  "movies": ",".join(sorted(comparison["movie"].unique()))}
-        runs[method] = {"params": params, "metrics": _method_metrics(comparison, checks, method)}
+    for (movie, method), rows in comparison.groupby(["movie", "method"], sort=False):
+        first = rows.iloc[0]
+        check = checks[(checks["movie"] == movie) & (checks["method"] == method)]
+        verdict = verdicts[movie]
+        runs[f"{movie} {method}"] = {
+            "params": {"movie": movie, "method": method, "registered_model": first["denoiser"],
+                       "model_version": first["model_version"] or "none"},
+            "tags": {"movie": movie, "method": method, "selected": str(bool(first["selected"])),
+                     "gate_passed": str(verdict["gate_passed"]),
+                     "gate_reason": "; ".join(verdict["reasons"]
+                                              + verdict["candidates"].get(method, []))[:4000]},
+            "metrics": _method_metrics(rows, check.iloc[0] if len(check) else None)}
     return runs
+
+
+def promote_champion_model(verdicts: dict[str, dict[str, Any]], comparison: pd.DataFrame,
+                           evaluation: dict[str, Any], training: dict[str, Any],
+                           champion: tuple[Denoiser, dict[str, str]] | None) -> dict[str, Any]:
+    """Move the ``champion`` alias (where new movies start from) to the gate-passing model of
+    ``training.method`` with the largest gain over the Gaussian on its own movie."""
+    options = EvaluationOptions.from_dict(evaluation)
+    current = (champion[1]["name"], champion[1]["version"]) if champion else None
+    return choose_champion({m: Verdict.from_dict(v) for m, v in verdicts.items()}, comparison,
+                           metric=options.champion_metric,
+                           method=find_method(training.get("method", "udvd")).name,
+                           current=current)

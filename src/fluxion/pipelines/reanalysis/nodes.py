@@ -16,6 +16,7 @@ from fluxion.datasets.movies import MovieLoader
 from fluxion.errors import FluxionError
 from fluxion.movies.incoming import IncomingBatch, IncomingState
 from fluxion.movies.ingest import validated_frames
+from fluxion.movies.records import movie_records, movie_regions
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,21 @@ def store_results(series: pd.DataFrame, summary: pd.DataFrame, movie_info: dict[
                   report: dict[str, Any], rejected: dict[str, str], incoming: IncomingBatch,
                   ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]], dict[str, Any],
                              IncomingState]:
-    """One table of per-frame rows per movie (written whole, so a repeated run replaces it),
-    one MLflow run per movie, a report of the batch (one per run) and the record: the
-    processed movies done, the unreadable ones skipped, each under its content hash."""
-    model = report["model"]
+    """One table of per-frame rows per movie (written whole, so a repeated run replaces it;
+    each row names its ``denoiser``, ``model_version`` and ``gate_passed``), one MLflow run per
+    movie, a report of the batch (one per run) and the record: the processed movies done, the
+    unreadable ones skipped, each under its content hash."""
     results, runs = {}, {}
-    for name, info in movie_info.items():
-        rows = series[series["movie"] == name].assign(
-            model=model["name"], model_version=model["version"])
-        results[name] = rows.reset_index(drop=True)
-        gain = snr_gain(MovieLoader(info["copy"])(), denoised[name](), masks[f"{name}.vacuum"])
+    for name, record in movie_records(movie_info).items():
+        entry = report["movies"][name]
+        results[name] = series[series["movie"] == name].reset_index(drop=True)
+        gain = snr_gain(record.frames(), denoised[name](), movie_regions(masks, name).vacuum)
         denoised_rows = summary[(summary["movie"] == name) & (summary["source"] == "denoised")]
         runs[name] = {
-            "params": {"movie": name, "source": info["source"], "model": model["name"],
-                       "model_version": model["version"]},
+            "params": {"movie": name, "source": record.source, "denoiser": entry["name"],
+                       "model_version": entry["version"] or "none"},
+            "tags": {"movie": name, "gate_passed": str(entry["gate_passed"]),
+                     "gate_reason": "; ".join(entry["reasons"])[:4000]},
             "metrics": {"alps_star_mean": float(denoised_rows["alps_star_mean"].iloc[0]),
                         "alps_star_std": float(denoised_rows["alps_star_std"].iloc[0]),
                         "vacuum_snr_gain": float(gain)}}
@@ -75,5 +77,5 @@ def store_results(series: pd.DataFrame, summary: pd.DataFrame, movie_info: dict[
         state.record(name, pending[name][1], "skipped", reason)
     batch = {"processed": sorted(movie_info), "skipped": rejected,
              "still_skipped": incoming.scan.still_skipped,
-             "still_being_written": incoming.scan.settling, "model": model}
+             "still_being_written": incoming.scan.settling, "denoisers": report["movies"]}
     return results, runs, batch, state

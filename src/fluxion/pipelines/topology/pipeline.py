@@ -9,7 +9,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(topology_of_movies,
-                 ["movie_info", "movie_masks", "denoised_movies", "params:topology"],
+                 ["movie_info", "movie_masks", "denoised_movies", "denoise_report",
+                  "params:topology"],
                  ["alps_series", "alps_summary", "alps_calibration", "alps_metrics"],
                  name="alps_per_frame"),
             node(topology_figures,
@@ -20,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="plot_topology"),
         ],
         namespace="topology",
-        inputs={"movie_info", "movie_masks", "denoised_movies"},
+        inputs={"movie_info", "movie_masks", "denoised_movies", "denoise_report"},
         outputs={"alps_series", "alps_summary", "alps_calibration", "alps_metrics",
                  "alps_timeline_figures", "persistence_diagram_figures",
                  "extreme_frame_figures", "size_dependence_figure"},

@@ -1,56 +1,78 @@
-"""Thin nodes of the training pipeline; the science is in fluxion.denoising.training."""
+"""Thin nodes of the training pipeline; the science is in fluxion.denoising.training and the
+per-movie plan in fluxion.denoising.per_movie."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fluxion.datasets.movies import MovieLoader
-from fluxion.denoising.methods import method
-from fluxion.denoising.training import TrainingConfig, TrainingResult, train_denoiser
+from fluxion.denoising.models import Denoiser
+from fluxion.denoising.per_movie import TrainingJob, TrainingPlan, WarmStart, run_jobs
+from fluxion.denoising.training import TrainingResult
 from fluxion.errors import ParameterError
+from fluxion.movies.records import movie_records
 from fluxion.reporting.plots import training_curves
-from fluxion.tracking import training_logger
+from fluxion.tracking import parent_run
 
 
-def select_training_movie(movie_info: dict[str, Any], movie: str | None) -> dict[str, Any]:
-    """The ingested movie to train on (``training.movie``; null: the first one)."""
+def _champion_start(champion: tuple[Denoiser, dict[str, str]] | None) -> WarmStart | None:
+    if champion is None:
+        return None
+    model, which = champion
+    return WarmStart.from_model(model, f"{which['name']} v{which['version']}")
+
+
+def plan_training(movie_info: dict[str, Any], training: dict[str, Any],
+                  champion: tuple[Denoiser, dict[str, str]] | None) -> list[TrainingJob]:
+    """Every (movie, method) to train: ``training.method`` on each movie, the baselines on the
+    movies ``training.compare_movies`` names, from the champion when ``training.init`` says so."""
     if not movie_info:
         raise ParameterError("no ingested movie to train on; run `kedro run --pipeline "
                              "ingestion` first.")
-    name = movie or next(iter(movie_info))
-    if name not in movie_info:
-        raise ParameterError(f"training.movie is {name!r}, but the ingested movies are "
-                             f"{sorted(movie_info)}.")
-    return {"name": name, "path": movie_info[name]["copy"],
-            "splits": movie_info[name]["splits"],
-            "noise_gain": movie_info[name].get("summary", {}).get("noise_gain"),
-            "sha256": movie_info[name].get("sha256")}
+    plan = TrainingPlan.from_params(training)
+    return plan.jobs(movie_records(movie_info), _champion_start(champion))
 
 
-def train_method(training_movie: dict[str, Any], common: dict[str, Any],
-                 method_options: dict[str, Any], checkpoint_folder: str,
-                 ) -> tuple[TrainingResult, list[dict[str, float]]]:
-    """Train one method (its parameters over the common ones), resuming from checkpoints;
-    its losses go live to a nested MLflow run when Kedro has opened one."""
-    config = TrainingConfig.from_dict({**common, **method_options})
-    logger = training_logger(f"train {config.method}", movie=training_movie["name"],
-                             method=config.method)
-    result = train_denoiser(
-        MovieLoader(training_movie["path"])(), splits=training_movie["splits"], config=config,
-        checkpoint_dir=Path(checkpoint_folder) / config.method,
-        movie_name=training_movie["name"], loggers=[logger] if logger else None,
-        noise_gain=training_movie.get("noise_gain"), movie_sha256=training_movie.get("sha256"))
-    return result, result.history
+def plan_finetuning(movie_info: dict[str, Any], training: dict[str, Any],
+                    reanalysis: dict[str, Any],
+                    champion: tuple[Denoiser, dict[str, str]] | None,
+                    holder: tuple[str, str] | None) -> list[TrainingJob]:
+    """Each new movie's own model: the champion fine-tuned on it for
+    ``reanalysis.finetune_steps`` optimiser steps, checkpointed under
+    ``reanalysis.checkpoint_folder``. ``holder`` is the alias holder after evaluation, so that,
+    run together, re-analysis starts from the champion the evaluation chose (it is loaded
+    only after the alias is saved)."""
+    plan = TrainingPlan.from_params({**training,
+                                     "checkpoint_folder": reanalysis["checkpoint_folder"]})
+    return plan.with_steps(reanalysis["finetune_steps"]).jobs(movie_records(movie_info),
+                                                              _champion_start(champion))
 
 
-def summarise_training(**histories: list[dict[str, float]]) -> tuple[pd.DataFrame, Figure]:
-    """Per-epoch losses of every method (keyed by method key) as one table, and their
-    curves."""
-    by_name = {method(key).name: history for key, history in histories.items()}
-    table = pd.concat([pd.DataFrame(h).assign(method=m) for m, h in by_name.items()],
-                      ignore_index=True)
-    return table, training_curves(by_name)
+def train_movie_models(jobs: list[TrainingJob], training: dict[str, Any],
+                       ) -> Iterator[TrainingResult]:
+    """Train every job, handing each model to the catalog as soon as it is trained (so a kill
+    keeps what is done; checkpoints resume the rest); losses go live to MLflow runs nested
+    under the Kedro run."""
+    plan = TrainingPlan.from_params(training)
+    yield from run_jobs(jobs, workers=plan.workers, dask_scheduler=plan.dask_scheduler,
+                        parent=parent_run())
+
+
+def summarise_training(models: dict[str, dict[str, Denoiser]], movie_info: dict[str, Any],
+                       ) -> tuple[pd.DataFrame, dict[str, Figure]]:
+    """Per-epoch losses of every model of the ingested movies as one table, and one figure of
+    loss curves per movie."""
+    tables, figures = [], {}
+    for movie in movie_info:
+        histories = {method: model.training_history
+                     for method, model in models.get(movie, {}).items()}
+        if not histories:
+            continue
+        for method, history in histories.items():
+            tables.append(pd.DataFrame(history).assign(movie=movie, method=method))
+        figures[f"{movie}.png"] = training_curves(histories, title=movie)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table, figures

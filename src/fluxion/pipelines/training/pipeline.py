@@ -1,28 +1,32 @@
-"""kedro run --pipeline training: one node per trainable method of the registry."""
+"""kedro run --pipeline training: one denoiser per movie (and the baselines to compare)."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from fluxion.denoising.methods import trainable_methods
-from fluxion.pipelines.training.nodes import select_training_movie, summarise_training, train_method
+from fluxion.pipelines.training.nodes import (
+    plan_training,
+    summarise_training,
+    train_movie_models,
+)
+
+
+def training_steps() -> Pipeline:
+    """Train the planned ``training_jobs`` into ``movie_models`` and summarise them (also used
+    by re-analysis, after its own plan)."""
+    return pipeline([
+        node(train_movie_models, ["training_jobs", "params:training"], "movie_models",
+             name="train_one_model_per_movie"),
+        node(summarise_training, ["movie_models", "movie_info"],
+             ["training_history", "training_curves"], name="summarise_training"),
+    ])
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    keys = [m.key for m in trainable_methods()]
-    nodes = [node(select_training_movie, ["movie_info", "params:training.movie"],
-                  "training_movie", name="select_training_movie")]
-    for key in keys:
-        nodes.append(node(
-            train_method,
-            ["training_movie", "params:training.common", f"params:training.methods.{key}",
-             "params:training.checkpoint_folder"],
-            [f"{key}_model", f"{key}_history"], name=f"train_{key}"))
-    nodes.append(node(summarise_training, {key: f"{key}_history" for key in keys},
-                      ["training_history", "training_curves"], name="summarise_training"))
+    plan = pipeline([node(plan_training,
+                          ["movie_info", "params:training", "current_champion"],
+                          "training_jobs", name="plan_training")])
     return pipeline(
-        nodes, namespace="training",
-        inputs={"movie_info"},
-        outputs={*(f"{key}_model" for key in keys), "training_history", "training_curves"},
-        parameters={"params:training.movie", "params:training.common",
-                    "params:training.checkpoint_folder",
-                    *(f"params:training.methods.{key}" for key in keys)},
+        plan + training_steps(), namespace="training",
+        inputs={"movie_info", "current_champion"},
+        outputs={"movie_models", "training_history", "training_curves"},
+        parameters={"params:training"},
     )
