@@ -103,24 +103,37 @@ def test_the_whole_story_runs_and_is_tracked(project):
         assert (project / f"data/07_model_output/previews/{movie}.mp4").is_file()
         assert (project / f"data/08_reporting/figures/frame_sum/{movie}.png").is_file()
         assert (project / f"data/08_reporting/figures/alps_timeline/{movie}.png").is_file()
-    assert (project / "data/08_reporting/training_curves.png").is_file()
+        assert (project / f"data/08_reporting/training_curves/{movie}.png").is_file()
+        assert (project / f"data/06_models/movies/{movie}/udvd.pt").is_file()
     assert (project / "data/08_reporting/topology/size_dependence.png").is_file()
     comparison = (project / "data/08_reporting/evaluation/method_comparison.csv").read_text()
+    assert comparison.startswith("movie,method,denoiser,model_version,selected,gate_passed,")
     assert all(m in comparison for m in ("udvd", "udvd-single", "n2n", "gaussian"))
+    report = json.loads((project / "data/07_model_output/denoise_report.json").read_text())
+    assert set(report["movies"]) == {"demo_small", "demo_medium", "demo_large"}
+    for entry in report["movies"].values():
+        assert {"name", "version", "gate_passed"} <= set(entry)
 
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
     names = {m.name for m in client.search_registered_models()}
     assert names == {"fluxion-udvd", "fluxion-udvd-single", "fluxion-n2n"}
-    holders = [m.name for m in client.search_registered_models() if "champion" in m.aliases]
-    assert len(holders) == 1  # exactly one champion across Fluxion's models
+    versions = client.search_model_versions("name='fluxion-udvd'")
+    assert {v.tags["movie"] for v in versions} >= {"demo_small", "demo_medium", "demo_large"}
+    for movie, entry in report["movies"].items():  # the registry agrees with the report
+        selected = [v for v in versions if f"selected-{movie}" in v.aliases]
+        assert [v.version for v in selected] == ([entry["version"]] if entry["gate_passed"]
+                                                 else [])
     experiment = client.get_experiment_by_name("fluxion")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert {"udvd", "udvd-single", "n2n", "evaluate udvd", "evaluate gaussian"} <= set(runs)
-    assert runs["udvd"].data.params["architecture.width"] == "4"
-    assert "val_loss" in runs["n2n"].data.metrics
-    assert set(runs["evaluate udvd"].data.metrics) == set(runs["evaluate gaussian"].data.metrics)
+    assert {"train demo_small udvd", "train demo_large udvd", "train demo_small n2n",
+            "evaluate demo_small udvd", "evaluate demo_small gaussian"} <= set(runs)
+    assert "train demo_large n2n" not in runs  # base compares the baselines on one movie
+    assert runs["train demo_small udvd"].data.params["architecture.width"] == "4"
+    assert "val_loss" in runs["train demo_small n2n"].data.metrics
+    assert set(runs["evaluate demo_small udvd"].data.metrics) == \
+        set(runs["evaluate demo_small gaussian"].data.metrics)
     parent = runs["__default__"]
     assert parent.data.params["ingestion.splits.window"] == "5"
     assert parent.data.metrics["ingestion.demo_small.vacuum_snr"] == pytest.approx(1.44,
@@ -129,13 +142,19 @@ def test_the_whole_story_runs_and_is_tracked(project):
     assert "ingestion/ingestion_summary.csv" in artifacts
 
 
-def test_evaluation_alone_keeps_a_single_champion(project):
+def test_evaluation_alone_gives_the_same_verdicts_and_at_most_one_champion(project):
+    verdicts = project / "data/08_reporting/evaluation/gate_verdicts.json"
+    before = json.loads(verdicts.read_text())
     kedro(project, "run", "--pipeline", "evaluation", "--params", "evaluation.bootstrap=100")
+    assert json.loads(verdicts.read_text()) == before
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
-    holders = [m.name for m in client.search_registered_models() if "champion" in m.aliases]
-    assert len(holders) == 1
+    holders = [(m.name, m.aliases["champion"]) for m in client.search_registered_models()
+               if "champion" in m.aliases]
+    assert len(holders) <= 1  # none when no model passed its gate (tiny networks)
+    passed = {(v["name"], v["version"]) for v in before.values() if v["gate_passed"]}
+    assert all(holder in passed for holder in holders)
 
 
 def test_the_notebook_runs_on_the_demo_results(project):

@@ -13,9 +13,8 @@ from fluxion.denoising.methods import (
     registered_model_names,
     trainable_methods,
 )
+from fluxion.denoising.per_movie import TrainingPlan
 from fluxion.errors import ParameterError
-from fluxion.pipelines.evaluation import create_pipeline as evaluation_pipeline
-from fluxion.pipelines.training import create_pipeline as training_pipeline
 
 
 def test_names_keys_and_registered_names_are_unique_and_consistent():
@@ -38,12 +37,12 @@ def test_built_networks_follow_the_registry():
         build_model("n2n", colour=3)
 
 
-def test_pipelines_and_datasets_read_the_registry(tmp_path):
-    keys = [m.key for m in trainable_methods()]
-    train_nodes = {n.name for n in training_pipeline().nodes}
-    assert {f"training.train_{key}" for key in keys} <= train_nodes
-    evaluation_inputs = evaluation_pipeline().inputs()
-    assert {f"{key}_model" for key in keys} <= evaluation_inputs
+def test_plans_and_datasets_read_the_registry(tmp_path):
+    methods = {m.key: {"method": m.name} for m in trainable_methods()}
+    plan = TrainingPlan.from_params({"method": "udvd", "compare": ["udvd_single", "n2n"],
+                                     "methods": methods})
+    assert plan.compare == ("udvd-single", "n2n")  # keys or names, as users type them
+    assert set(plan.configs) == {m.name for m in trainable_methods()}
     dataset = TrainedModelDataset(filepath=str(tmp_path / "m.pt"), method="udvd_single")
     assert dataset._describe()["registered_model_name"] == "fluxion-udvd-single"
     assert RegisteredModelDataset()._describe()["names"] == registered_model_names()

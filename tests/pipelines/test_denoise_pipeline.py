@@ -63,7 +63,7 @@ def test_the_selected_model_denoises_its_movie_with_a_preview(tmp_path):
 def test_a_model_retrained_after_its_gate_is_refused(tmp_path):
     model, _movie, info, verdicts = _setup(tmp_path)
     model.registered = {"name": "fluxion-udvd", "version": "4"}  # not the gated version 3
-    with pytest.raises(Exception, match="passed the gate .version 3. is not the one") as raised:
+    with pytest.raises(Exception, match=r"passed the gate \(version 3\) is not the one") as raised:
         run_pipeline(create_pipeline().only_nodes_with_outputs("denoise_report"),
                      _datasets(tmp_path, info, model, verdicts), PARAMS)
     assert isinstance(raised.value, ParameterError) or isinstance(raised.value.__cause__,

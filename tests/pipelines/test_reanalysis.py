@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -22,6 +23,8 @@ from fluxion.datasets import (
     ChampionAliasDataset,
     IncomingMoviesDataset,
     MovieFolderDataset,
+    MovieModelsDataset,
+    MovieSelectionsDataset,
     ReanalysisStateDataset,
     RegisteredModelDataset,
 )
@@ -41,6 +44,15 @@ PARAMS = {
     "denoise": {"movies": None, "tile": None, "overlap": None, "batch": 4, "block": 16,
                 "device": None},
     "preview": {"scale": 1},
+    "training": {"method": "udvd", "compare": [], "compare_movies": None, "init": "champion",
+                 "workers": 1, "dask_scheduler": None,
+                 "common": {"epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "crop": 32,
+                            "validation_crops": 2},
+                 "methods": {"udvd": {"method": "udvd",
+                                      "architecture": {"width": 4, "triplet_channels": 4}}}},
+    "evaluation": {"gaussian_sigma": 2.0, "bootstrap": 100},
+    "diagnostics": {"max_distance": 3, "max_lag": 3,
+                    "correlation_limits": {"neighbour": 0.03, "frame": 0.01}},
     "topology": {"sigma": 2.0, "standardize": True, "invert": False, "beta0": None,
                  "beta1": None, "calibration_frames": 6, "include_raw": False, "n_jobs": 1,
                  "chunk": 8, "dask_scheduler": None, "small_max_nm": 1.5, "large_min_nm": 3.0},
@@ -86,8 +98,13 @@ def _run(tmp_path):
                                                  filename_suffix=".parquet"),
         "champion_model": RegisteredModelDataset(names=NAMES, fallback="fluxion-udvd"),
         "champion_alias": ChampionAliasDataset(names=NAMES),
+        "reanalysis.movie_models": MovieModelsDataset(path=str(tmp_path / "models")),
+        "reanalysis.movie_selections_before": MovieSelectionsDataset(names=NAMES),
+        "reanalysis.movie_selections": MovieSelectionsDataset(names=NAMES),
     }
-    return run_pipeline(create_pipeline(), datasets, PARAMS)
+    params = {**PARAMS, "reanalysis": {"finetune_steps": 4,
+                                       "checkpoint_folder": str(tmp_path / "ckpt")}}
+    return run_pipeline(create_pipeline(), datasets, params)
 
 
 def _rows(tmp_path) -> pd.DataFrame:
@@ -108,7 +125,7 @@ def test_new_movies_are_processed_once_and_only_once(tmp_path, champion):
     catalog = _run(tmp_path)
     assert catalog.load("reanalysis_report")["processed"] == ["2026-01-01_a"]
     assert len(_rows(tmp_path)) == 24
-    assert catalog.load("reanalysis_runs")["2026-01-01_a"]["params"]["model_version"] == champion
+    assert {"denoiser", "model_version", "gate_passed"} <= set(_rows(tmp_path).columns)
     again = _run(tmp_path)  # nothing new
     assert again.load("reanalysis_report")["processed"] == []
     _drop(tmp_path / "incoming", "2026-01-02_b", 2)
@@ -157,6 +174,28 @@ def test_a_corrupt_movie_is_skipped_and_the_others_processed(tmp_path, champion)
     rows = _rows(tmp_path)
     assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-01_b": 24}
     assert len(list((tmp_path / "runs" / "run.json").iterdir())) == 3  # every report kept
+
+
+@pytest.mark.slow
+def test_a_new_movie_is_denoised_only_after_the_champion_is_fine_tuned_on_it(tmp_path, champion,
+                                                                            tracking):
+    _drop(tmp_path / "incoming", "2026-01-01_a", 1)
+    with mlflow.start_run(run_name="kedro reanalysis"):
+        catalog = _run(tmp_path)
+    model = catalog.load("reanalysis.movie_models")["2026-01-01_a"]["udvd"]
+    assert model.training_summary["init"] == f"fluxion-udvd v{champion}"
+    assert len(model.training_history) == 2  # 4 steps at 2 per epoch
+    version = tracking.get_model_version("fluxion-udvd", model.registered["version"])
+    assert version.version != champion and version.tags["movie"] == "2026-01-01_a"
+    entry = catalog.load("reanalysis_report")["denoisers"]["2026-01-01_a"]
+    if entry["gate_passed"]:  # denoised by its own fine-tuned model ...
+        assert entry["version"] == version.version
+    else:  # ... or, when that failed its gate, by the Gaussian, flagged
+        assert entry["name"] == "gaussian" and entry["version"] is None
+    rows = _rows(tmp_path)
+    denoised = rows[rows["source"] == "denoised"]
+    assert set(denoised["denoiser"]) == {entry["name"]}
+    assert set(denoised["gate_passed"]) == {entry["gate_passed"]}
 
 
 def test_without_a_champion_the_error_says_how_to_make_one(tmp_path, tracking):

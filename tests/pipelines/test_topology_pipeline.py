@@ -23,17 +23,27 @@ def test_series_summary_and_figures(tmp_path):
     (tmp_path / "denoised").mkdir()
     residual = np.random.default_rng(0).normal(0, 0.05, sim.clean.shape)  # a denoiser's leftovers
     np.save(tmp_path / "denoised" / "m.npy", sim.clean + residual)
-    info = {"m": {"copy": str(tmp_path / "m.npy"),
+    info = {"m": {"copy": str(tmp_path / "m.npy"), "shape": [12, 144, 144],
+                  "splits": {"train": [0, 4], "validation": [6, 8], "test": [10, 12]},
                   "metadata": {"particle_polygon": sim.particle_polygon.tolist(),
                                "frame_rate": 75.0},
                   "summary": {"particle_diameter_nm": 1.2}}}
     datasets = {"movie_info": MemoryDataset(info),
-                "movie_masks": MemoryDataset({"m.vacuum": sim.vacuum_mask}),
-                "denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised"))}
+                "movie_masks": MemoryDataset({"m.vacuum": sim.vacuum_mask,
+                                              "m.particle": ~sim.vacuum_mask}),
+                "denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised")),
+                "denoise_report": MemoryDataset({"movies": {"m": {
+                    "name": "fluxion-udvd", "version": "2", "method": "udvd",
+                    "gate_passed": True}}})}
     catalog = run_pipeline(create_pipeline(), datasets, {"topology": OPTIONS})
     series = catalog.load("alps_series")
     assert list(series.columns) == ["movie", "source", "frame", "time_s", "alps", "alps_star",
-                                    "entropy", "n_points", "n_pixels"]
+                                    "entropy", "n_points", "n_pixels", "denoiser",
+                                    "model_version", "gate_passed"]
+    denoised = series[series["source"] == "denoised"]
+    assert set(zip(denoised["denoiser"], denoised["model_version"], strict=True)) == {
+        ("fluxion-udvd", "2")}
+    assert set(series.loc[series["source"] == "raw", "denoiser"]) == {"raw"}
     assert len(series) == 24 and set(series["source"]) == {"denoised", "raw"}
     np.testing.assert_allclose(series["time_s"][:3], np.arange(3) / 75.0)
     summary = catalog.load("alps_summary")
@@ -42,6 +52,7 @@ def test_series_summary_and_figures(tmp_path):
     clean = summary[summary["source"] == "denoised"].iloc[0]
     assert clean["alps_star_mean"] > raw["alps_star_mean"]  # the lattice stands out
     assert set(summary["size_group"]) == {"small"}
+    assert clean["calibration_group"].endswith(", udvd")  # comparable only denoised alike
     calibration = catalog.load("alps_calibration")
     assert calibration["m.raw"]["beta1"] > 0 and calibration["m.raw"]["r2"] > 0.5
     assert list(catalog.load("alps_timeline_figures")) == ["m.png"]

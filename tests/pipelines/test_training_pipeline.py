@@ -142,7 +142,7 @@ def test_warm_start_begins_from_the_champion_and_a_mismatch_is_a_clear_error(tmp
     assert summary["init"] == "fluxion-udvd v7"
     plan = TrainingPlan.from_params(_training(tmp_path, init="champion"))
     assert plan.with_steps(5).configs["udvd"].epochs == 3  # 2 steps per epoch
-    with pytest.raises(ParameterError, match="training.init"):
+    with pytest.raises(ParameterError, match=r"training\.init"):
         TrainingPlan.from_params(_training(tmp_path, init="random"))
     with pytest.raises(ParameterError, match="compare_movies"):
         TrainingPlan.from_params(_training(tmp_path, compare_movies="first"))

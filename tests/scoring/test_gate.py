@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fluxion.scoring.gate import Candidate, Verdict, beats, gate_movie
 from fluxion.scoring.evaluation import paired_differences
+from fluxion.scoring.gate import Candidate, Verdict, beats, gate_movie
 from fluxion.scoring.selection import choose_champion
 
 
