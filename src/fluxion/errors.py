@@ -6,6 +6,8 @@ They subclass the built-in ``ValueError`` / ``FileNotFoundError`` so generic han
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class FluxionError(Exception):
     """Base class of every error Fluxion raises on purpose."""
@@ -28,6 +30,15 @@ class MovieNotFoundError(FluxionNotFoundError):
 
 class ParameterError(FluxionError, ValueError):
     """A parameter of a function or of ``conf/`` is out of its allowed range."""
+
+
+def reject_unknown_keys(section: str, values: Iterable[str], known: Iterable[str]) -> None:
+    """A :class:`ParameterError` naming the keys of ``section`` (e.g. ``training``) that are not
+    ``known``, and the allowed ones."""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ParameterError(f"{section}: unknown parameter(s) {unknown}; allowed: "
+                             f"{', '.join(sorted(known))}.")
 
 
 class CheckpointError(FluxionError, ValueError):

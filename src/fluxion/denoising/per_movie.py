@@ -26,7 +26,7 @@ import torch
 from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.models import Denoiser
 from fluxion.denoising.training import TrainingConfig, TrainingResult, train_denoiser
-from fluxion.errors import ParameterError
+from fluxion.errors import ParameterError, reject_unknown_keys
 from fluxion.movies.records import MovieRecord
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,7 @@ class TrainingPlan:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainingPlan:
         """Build from the ``training`` parameters, naming any unknown or invalid key."""
-        unknown = sorted(set(params) - _PLAN_KEYS)
-        if unknown:
-            raise ParameterError(f"training: unknown parameter(s) {unknown}; allowed: "
-                                 f"{', '.join(sorted(_PLAN_KEYS))}.")
+        reject_unknown_keys("training", params, _PLAN_KEYS)
         configs = {}
         for options in (params.get("methods") or {}).values():
             config = TrainingConfig.from_dict({**(params.get("common") or {}), **options})

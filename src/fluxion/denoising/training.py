@@ -36,7 +36,7 @@ from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.methods import trainable_methods
 from fluxion.denoising.models import Denoiser
 from fluxion.denoising.windows import EpochSteps, WindowBatches, sample_windows
-from fluxion.errors import CheckpointError, MovieError, ParameterError
+from fluxion.errors import CheckpointError, MovieError, ParameterError, reject_unknown_keys
 from fluxion.movies.io import LazyMovie
 from fluxion.progress import progress_enabled
 
@@ -83,11 +83,7 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
         """Build from parameters, naming any unknown or invalid key."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParameterError(f"training: unknown parameter(s) {unknown}; allowed: "
-                                 f"{', '.join(sorted(known))}.")
+        reject_unknown_keys("training", values, (f.name for f in fields(cls)))
         config = cls(**values)
         config.validate()
         return config

@@ -26,7 +26,7 @@ from fluxion.analysis.diagnostics import snr_gain, sum_consistency, vacuum_snr, 
 from fluxion.denoising.inference import denoise_movie
 from fluxion.denoising.models import Denoiser
 from fluxion.denoising.windows import reflect_index
-from fluxion.errors import ParameterError
+from fluxion.errors import ParameterError, reject_unknown_keys
 from fluxion.movies.io import LazyMovie, read_movie, write_movie
 from fluxion.progress import progress
 from fluxion.scoring.intervals import (
@@ -65,11 +65,7 @@ class EvaluationOptions:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> EvaluationOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParameterError(f"evaluation: unknown parameter(s) {unknown}; allowed: "
-                                 f"{', '.join(sorted(known))}.")
+        reject_unknown_keys("evaluation", values, (f.name for f in fields(cls)))
         values = dict(values)
         if values.get("lattice_spacings") is not None:
             values["lattice_spacings"] = tuple(float(v) for v in values["lattice_spacings"])

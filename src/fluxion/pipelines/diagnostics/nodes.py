@@ -25,6 +25,7 @@ from fluxion.analysis.physics import (
     thermal_jump_rate,
 )
 from fluxion.datasets.movies import MovieLoader
+from fluxion.movies.records import movie_records, movie_regions
 from fluxion.reporting.plots import (
     binned_frames,
     frame_sums,
@@ -44,9 +45,9 @@ def measure_noise_correlation(movie_info: dict[str, Any], masks: dict[str, np.nd
     of movies whose noise breaks the blind-spot assumption (table and MLflow run tags)."""
     limits = CorrelationLimits(**options["correlation_limits"])
     curves, rows, metrics, flags = {}, [], {}, []
-    for name, info in movie_info.items():
-        movie = MovieLoader(info["copy"])()
-        curve = noise_correlation(movie, masks[f"{name}.vacuum"],
+    for name, record in movie_records(movie_info).items():
+        movie = record.frames()
+        curve = noise_correlation(movie, movie_regions(masks, name).vacuum,
                                   max_distance=options["max_distance"],
                                   max_lag=min(options["max_lag"], len(movie) - 1))
         curves[name] = curve
@@ -70,9 +71,10 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
     """Per movie: vacuum spectra raw vs denoised, n-frame sums with a line scan through the
     particle, and a raw frame next to its 3x3 + 4-frame binning."""
     spectra, sums, binned = {}, {}, {}
-    for name, info in movie_info.items():
-        raw = MovieLoader(info["copy"])()
-        vacuum = masks[f"{name}.vacuum"]
+    for name, record in movie_records(movie_info).items():
+        raw = record.frames()
+        regions = movie_regions(masks, name)
+        vacuum = regions.vacuum
         n = min(options["sum_frames"], len(raw))
         space, time = options["bin_space"], options["bin_time"]
         binned_movie = bin_frames(raw[: 4 * time], space=space, time=time)
@@ -84,7 +86,7 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
             log.warning("%s has no denoised movie; run `kedro run --pipeline denoise` for the "
                         "raw-vs-denoised diagnostics.", name)
             continue
-        compared = raw_versus_denoised(raw, denoised[name](), vacuum, masks[f"{name}.particle"],
+        compared = raw_versus_denoised(raw, denoised[name](), vacuum, regions.particle,
                                        sum_n=n, spectrum_frames=options["spectrum_frames"])
         spectra[f"{name}.png"] = vacuum_spectra(compared.raw_vacuum, compared.denoised_vacuum,
                                                 title=name)
