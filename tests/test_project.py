@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from fluxion.errors import ParameterError
@@ -107,7 +108,8 @@ def test_the_whole_story_runs_and_is_tracked(project):
         assert (project / f"data/06_models/movies/{movie}/udvd.pt").is_file()
     assert (project / "data/08_reporting/topology/size_dependence.png").is_file()
     comparison = (project / "data/08_reporting/evaluation/method_comparison.csv").read_text()
-    assert comparison.startswith("movie,method,denoiser,model_version,selected,gate_passed,")
+    assert comparison.startswith("movie,method,reference,region,upsnr,")
+    assert ",denoiser,model_version,selected,gate_passed," in comparison.splitlines()[0]
     assert all(m in comparison for m in ("udvd", "udvd-single", "n2n", "gaussian"))
     report = json.loads((project / "data/07_model_output/denoise_report.json").read_text())
     assert set(report["movies"]) == {"demo_small", "demo_medium", "demo_large"}
@@ -126,7 +128,11 @@ def test_the_whole_story_runs_and_is_tracked(project):
         assert [v.version for v in selected] == ([entry["version"]] if entry["gate_passed"]
                                                  else [])
     experiment = client.get_experiment_by_name("fluxion")
-    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # not GenAI
+    every_run = client.search_runs([experiment.experiment_id])
+    assert all(np.isfinite(v) and abs(v) <= 1e6 for r in every_run
+               for v in r.data.metrics.values())
+    runs = {r.info.run_name: r for r in every_run}
     assert {"train demo_small udvd", "train demo_large udvd", "train demo_small n2n",
             "evaluate demo_small udvd", "evaluate demo_small gaussian"} <= set(runs)
     assert "train demo_large n2n" not in runs  # base compares the baselines on one movie
@@ -134,12 +140,31 @@ def test_the_whole_story_runs_and_is_tracked(project):
     assert "val_loss" in runs["train demo_small n2n"].data.metrics
     assert set(runs["evaluate demo_small udvd"].data.metrics) == \
         set(runs["evaluate demo_small gaussian"].data.metrics)
-    parent = runs["__default__"]
+    for run in every_run:
+        if run.data.tags.get("fluxion.kind") == "evaluate":
+            assert {"movie", "method", "rank", "selected", "gate_passed",
+                    "gate_reason"} <= set(run.data.tags)
+            assert client.list_artifacts(run.info.run_id)
+    for version in versions:
+        if any(alias.startswith("selected-") for alias in version.aliases):
+            assert version.description.startswith("Selected for movie")
+    [parent] = [r for r in every_run if r.info.run_name.startswith("kedro run ")
+                and r.info.run_name.endswith(" all pipelines")]
+    for path in _artifact_paths(client, parent.info.run_id):
+        folders = path.split("/")[:-1]
+        assert len(folders) == len(set(folders)), path
     assert parent.data.params["ingestion.splits.window"] == "5"
     assert parent.data.metrics["ingestion.demo_small.vacuum_snr"] == pytest.approx(1.44,
                                                                                   abs=0.05)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "ingestion")}
     assert "ingestion/ingestion_summary.csv" in artifacts
+
+
+def _artifact_paths(client, run_id: str, folder: str | None = None) -> list[str]:
+    paths = []
+    for entry in client.list_artifacts(run_id, folder):
+        paths += _artifact_paths(client, run_id, entry.path) if entry.is_dir else [entry.path]
+    return paths
 
 
 def test_evaluation_alone_gives_the_same_verdicts_and_at_most_one_champion(project):

@@ -1,4 +1,4 @@
-"""Kedro hooks: the configuration environment check and the re-analysis lock."""
+"""Kedro hooks: the configuration environment check, the re-analysis lock, run labels."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 
 from fluxion.errors import LockedError, ParameterError
+
+EXPERIMENT_KIND = "mlflow.experimentKind"  # custom_model_development: the model-training view
 
 
 def acquire_lock(path: str | Path, *, wait_s: float = 0.0) -> FileLock:
@@ -76,3 +78,24 @@ class ReanalysisLockHook:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class RunLabelsHook:
+    """Name the Kedro run's MLflow run for what it is (``kedro run 2026-12-02 14:05
+    training,evaluation``) and open the experiment in MLflow's model-training view (the
+    ``mlflow.experimentKind`` tag MLflow reads), after kedro-mlflow has started the run."""
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        import mlflow
+
+        run = mlflow.active_run()
+        if run is None:
+            return
+        pipelines = run_params.get("pipeline_names") or [run_params.get("pipeline_name")]
+        names = ",".join(p for p in pipelines if p) or "all pipelines"
+        if names == "__default__":
+            names = "all pipelines"
+        mlflow.set_tag("mlflow.runName", f"kedro run {time.strftime('%Y-%m-%d %H:%M')} {names}")
+        mlflow.MlflowClient().set_experiment_tag(run.info.experiment_id, EXPERIMENT_KIND,
+                                                 "custom_model_development")

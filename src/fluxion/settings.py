@@ -10,6 +10,6 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft"},
 }
 
-from fluxion.hooks import EnvironmentCheckHook, ReanalysisLockHook  # noqa: E402
+from fluxion.hooks import EnvironmentCheckHook, ReanalysisLockHook, RunLabelsHook  # noqa: E402
 
-HOOKS = (EnvironmentCheckHook(), ReanalysisLockHook())
+HOOKS = (EnvironmentCheckHook(), ReanalysisLockHook(), RunLabelsHook())

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 from mlflow.entities import Metric
@@ -37,6 +38,7 @@ __all__ = [
     "CHAMPION",
     "RegisteredModelNotFoundError",
     "clear_selection",
+    "describe_selection",
     "find_champion",
     "flatten_params",
     "load_registered_model",
@@ -243,6 +245,25 @@ def select_for_movie(movie: str, name: str, version: str | int, names: Iterable[
     promote_champion(name, version, names, alias=selection_alias(movie))
 
 
+def describe_selection(verdict: dict[str, Any], evaluation_run: str) -> None:
+    """Write on the selected version why it was selected: a description, and tags with the
+    interval against the Gaussian, the checks and the Kedro run that evaluated it."""
+    low, high = verdict["interval"]
+    description = (
+        f"Selected for movie {verdict['movie']} by Fluxion's quality gate: "
+        f"{'; '.join(verdict['reasons'])}. Per-frame ranking uMSE (risk estimate in the "
+        f"particle, temporal uMSE where static) minus the Gaussian baseline's: 90% "
+        f"moving-block bootstrap interval [{low:.4g}, {high:.4g}] (below zero: better). Vacuum "
+        f"uniform, no phantom lattice, no noise leak, noise correlations within limits. "
+        f"Evaluated in run {evaluation_run}.")
+    client = mlflow.MlflowClient()
+    client.update_model_version(verdict["name"], verdict["version"], description=description)
+    for key, value in {"gate_passed": "true", "gate_interval": f"[{low:.4g}, {high:.4g}]",
+                       "gate_reason": "; ".join(verdict["reasons"]),
+                       "evaluation_run": evaluation_run}.items():
+        client.set_model_version_tag(verdict["name"], verdict["version"], key, value)
+
+
 def clear_selection(movie: str, names: Iterable[str]) -> None:
     """No version is selected for ``movie`` (its gate failed: the Gaussian filter denoises it)."""
     client = mlflow.MlflowClient()
@@ -278,16 +299,24 @@ def selected_model(movie: str, names: Iterable[str] | None = None,
 def log_method_runs(methods: dict[str, dict[str, Any]], *, prefix: str = "evaluate") -> None:
     """One MLflow run per method, named ``<prefix> <method>``, with the method's ``params``,
     ``tags`` and ``metrics`` (the same metric names for every method, so MLflow's compare view
-    lines them up) and optional ``artifacts`` (file paths). Nested under the active run if any."""
+    lines them up) and its own evidence: ``figures`` ({artifact name: matplotlib figure}) and
+    ``tables`` ({artifact name: DataFrame}, as CSV). Nested under the active run if any."""
     for method, content in methods.items():
         with mlflow.start_run(run_name=f"{prefix} {method}",
                               nested=mlflow.active_run() is not None):
             mlflow.set_tags({"fluxion.kind": prefix, "fluxion.method": method,
                              **content.get("tags", {})})
             mlflow.log_params(content.get("params", {}))
-            # +inf (a uPSNR whose uMSE came out <= 0) is stored as the largest float; only
-            # missing values are left out, so every method shows the same metric names
-            mlflow.log_metrics({k: float(v) for k, v in content.get("metrics", {}).items()
-                                if v is not None and not np.isnan(v)})
-            for artifact in content.get("artifacts", []):
-                mlflow.log_artifact(str(artifact))
+            # only finite values: MLflow would store +inf as 1.8e308 and draw no chart
+            metrics = {k: float(v) for k, v in content.get("metrics", {}).items()
+                       if v is not None and np.isfinite(v)}
+            dropped = sorted(set(content.get("metrics", {})) - set(metrics))
+            if dropped:
+                log.warning("%s %s: metrics %s are not finite and were not logged", prefix,
+                            method, dropped)
+            mlflow.log_metrics(metrics)
+            for name, figure in content.get("figures", {}).items():
+                mlflow.log_figure(figure, name)
+                plt.close(figure)
+            for name, table in content.get("tables", {}).items():
+                mlflow.log_text(table.to_csv(index=False), name)

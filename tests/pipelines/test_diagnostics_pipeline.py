@@ -27,7 +27,9 @@ def test_diagnostics_run_on_raw_and_denoised_movies(tmp_path):
     np.save(tmp_path / "denoised" / "m.npy", sim.clean)
     particle = ~sim.vacuum_mask
     datasets = {
-        "movie_info": MemoryDataset({"m": {"copy": str(tmp_path / "m.npy")}}),
+        "movie_info": MemoryDataset({"m": {
+            "copy": str(tmp_path / "m.npy"), "shape": [24, 80, 80],
+            "splits": {"train": [0, 10], "validation": [12, 14], "test": [18, 24]}}}),
         "movie_masks": MemoryDataset({"m.vacuum": sim.vacuum_mask, "m.particle": particle}),
         "denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised")),
     }

@@ -153,8 +153,8 @@ def test_the_gate_selects_each_movies_own_model_and_refuses_a_phantom_painter(si
     assert selected_version("p", NAMES) is None
     assert find_champion(NAMES) == ("fluxion-udvd", "1")
     comparison = catalog.load("method_comparison")
-    assert list(comparison.columns[:6]) == ["movie", "method", "denoiser", "model_version",
-                                            "selected", "gate_passed"]
+    assert list(comparison.columns[:5]) == ["movie", "method", "reference", "region", "upsnr"]
+    assert {"denoiser", "model_version", "selected", "gate_passed"} <= set(comparison.columns)
     assert set(comparison.loc[comparison["movie"] == "m", "method"]) == {"udvd", "n2n",
                                                                          "gaussian"}
     picked = comparison[comparison["selected"]]
@@ -167,9 +167,23 @@ def test_the_gate_selects_each_movies_own_model_and_refuses_a_phantom_painter(si
     evaluation = {r.info.run_name: r for r in runs if r.info.run_name.startswith("evaluate")}
     assert set(evaluation) == {"evaluate m udvd", "evaluate m n2n", "evaluate m gaussian",
                                "evaluate p udvd", "evaluate p gaussian"}
-    names = [set(r.data.metrics) for r in evaluation.values()]
+    names = [set(r.data.metrics) | {t.removesuffix(".bound") for t in r.data.tags}
+             for r in evaluation.values()]  # every name logged, or tagged as not loggable
     assert all(n == names[0] for n in names) and {"upsnr_ranking_frame", "psnr_frame"} <= names[0]
     assert evaluation["evaluate m udvd"].data.tags["selected"] == "True"
+    assert evaluation["evaluate m udvd"].data.tags["rank"] == "1"
+    assert all(np.isfinite(v) and abs(v) < 1e6 for r in evaluation.values()
+               for v in r.data.metrics.values())  # a perfect static double: bounds, not inf
+    tags = evaluation["evaluate m udvd"].data.tags
+    rows = comparison[(comparison["movie"] == "m") & (comparison["method"] == "udvd")
+                      & (comparison["reference"] != "truth")]
+    for row in rows.itertuples():  # an unresolved uPSNR says so where its bound is logged
+        assert np.isfinite(row.upsnr) or f"upsnr_{row.reference}_{row.region}.bound" in tags
+    artifacts = {a.path for a in tracking.list_artifacts(evaluation["evaluate m n2n"].info.run_id)}
+    assert {"comparison.csv", "upsnr.png", "example_frame.png"} <= artifacts
+    selected = tracking.get_model_version("fluxion-udvd", "1")
+    assert selected.description.startswith("Selected for movie m by Fluxion's quality gate")
+    assert selected.tags["evaluation_run"] == parent.info.run_id
     assert evaluation["evaluate p udvd"].data.tags["gate_passed"] == "False"
 
     # each movie is denoised by its own selected model; p by the Gaussian, flagged

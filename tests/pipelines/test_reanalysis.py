@@ -86,14 +86,14 @@ def _run(tmp_path):
         "incoming_movies": IncomingMoviesDataset(path=str(tmp_path / "incoming"),
                                                  state_file=str(tmp_path / "state.json"),
                                                  settle_s=0),
-        "reanalysis_state": ReanalysisStateDataset(filepath=str(tmp_path / "state.json")),
-        "reanalysis_report": JSONDataset(filepath=str(tmp_path / "runs" / "run.json"),
+        "reanalysis.state": ReanalysisStateDataset(filepath=str(tmp_path / "state.json")),
+        "reanalysis.report": JSONDataset(filepath=str(tmp_path / "runs" / "run.json"),
                                          version=Version(None, None)),  # as versioned: true
         "reanalysis.validated_movies": _folder("reanalysis.validated_movies",
                                                tmp_path / "copies"),
         "reanalysis.denoised_movies": _folder("reanalysis.denoised_movies",
                                               tmp_path / "denoised"),
-        "reanalysis_results": PartitionedDataset(path=str(tmp_path / "results"),
+        "reanalysis.results": PartitionedDataset(path=str(tmp_path / "results"),
                                                  dataset="pandas.ParquetDataset",
                                                  filename_suffix=".parquet"),
         "champion_model": RegisteredModelDataset(names=NAMES, fallback="fluxion-udvd"),
@@ -115,7 +115,7 @@ def test_an_empty_incoming_folder_is_nothing_to_do(tmp_path, champion):
     """A user with their own movies and nothing in incoming/: the run succeeds."""
     (tmp_path / "incoming").mkdir()
     catalog = _run(tmp_path)
-    assert catalog.load("reanalysis_report")["processed"] == []
+    assert catalog.load("reanalysis.report")["processed"] == []
     assert not (tmp_path / "copies").exists()
 
 
@@ -123,14 +123,14 @@ def test_an_empty_incoming_folder_is_nothing_to_do(tmp_path, champion):
 def test_new_movies_are_processed_once_and_only_once(tmp_path, champion):
     _drop(tmp_path / "incoming", "2026-01-01_a", 1)
     catalog = _run(tmp_path)
-    assert catalog.load("reanalysis_report")["processed"] == ["2026-01-01_a"]
+    assert catalog.load("reanalysis.report")["processed"] == ["2026-01-01_a"]
     assert len(_rows(tmp_path)) == 24
     assert {"denoiser", "model_version", "gate_passed"} <= set(_rows(tmp_path).columns)
     again = _run(tmp_path)  # nothing new
-    assert again.load("reanalysis_report")["processed"] == []
+    assert again.load("reanalysis.report")["processed"] == []
     _drop(tmp_path / "incoming", "2026-01-02_b", 2)
     third = _run(tmp_path)
-    assert third.load("reanalysis_report")["processed"] == ["2026-01-02_b"]
+    assert third.load("reanalysis.report")["processed"] == ["2026-01-02_b"]
     rows = _rows(tmp_path)
     assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-02_b": 24}
     assert not rows.duplicated(["movie", "source", "frame"]).any()
@@ -162,14 +162,14 @@ def test_a_corrupt_movie_is_skipped_and_the_others_processed(tmp_path, champion)
     data = (tmp_path / "incoming" / "2026-01-01_a.tif").read_bytes()
     broken.write_bytes(data[: len(data) // 3])
     catalog = _run(tmp_path)
-    report = catalog.load("reanalysis_report")
+    report = catalog.load("reanalysis.report")
     assert report["processed"] == ["2026-01-01_a"]
     assert "truncated" in report["skipped"]["2026-01-01_b"]
     assert list(_rows(tmp_path)["movie"].unique()) == ["2026-01-01_a"]
-    again = _run(tmp_path).load("reanalysis_report")  # unchanged: stays skipped, not retried
+    again = _run(tmp_path).load("reanalysis.report")  # unchanged: stays skipped, not retried
     assert again["processed"] == [] and "truncated" in again["still_skipped"]["2026-01-01_b"]
     broken.write_bytes(data)  # the copy completes (another movie's content, same name)
-    third = _run(tmp_path).load("reanalysis_report")
+    third = _run(tmp_path).load("reanalysis.report")
     assert third["processed"] == ["2026-01-01_b"] and third["skipped"] == {}
     rows = _rows(tmp_path)
     assert rows.groupby("movie").size().to_dict() == {"2026-01-01_a": 24, "2026-01-01_b": 24}
@@ -187,7 +187,7 @@ def test_a_new_movie_is_denoised_only_after_the_champion_is_fine_tuned_on_it(tmp
     assert len(model.training_history) == 2  # 4 steps at 2 per epoch
     version = tracking.get_model_version("fluxion-udvd", model.registered["version"])
     assert version.version != champion and version.tags["movie"] == "2026-01-01_a"
-    entry = catalog.load("reanalysis_report")["denoisers"]["2026-01-01_a"]
+    entry = catalog.load("reanalysis.report")["denoisers"]["2026-01-01_a"]
     if entry["gate_passed"]:  # denoised by its own fine-tuned model ...
         assert entry["version"] == version.version
     else:  # ... or, when that failed its gate, by the Gaussian, flagged

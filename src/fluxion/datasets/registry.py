@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import mlflow
 from kedro.io import AbstractDataset
 from mlflow.exceptions import MlflowException
@@ -18,6 +19,7 @@ from fluxion.tracking import (
     SELECTED_PREFIX,
     RegisteredModelNotFoundError,
     clear_selection,
+    describe_selection,
     find_champion,
     log_method_runs,
     promote_champion,
@@ -122,6 +124,10 @@ class MethodRunsDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
     def save(self, data: dict[str, dict[str, Any]]) -> None:
         if mlflow.active_run() is not None:
             log_method_runs(data, prefix=self._prefix)
+            return
+        for content in data.values():  # not logged: free the figures all the same
+            for figure in content.get("figures", {}).values():
+                plt.close(figure)
 
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix}
@@ -181,6 +187,7 @@ class MovieSelectionsDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str
         for movie, verdict in data.items():
             if verdict["gate_passed"] and verdict.get("name"):
                 select_for_movie(movie, verdict["name"], verdict["version"], self._names)
+                describe_selection(verdict, mlflow.active_run().info.run_id)
             else:
                 clear_selection(movie, self._names)
 

@@ -80,8 +80,9 @@ def training_curves(histories: dict[str, list[dict[str, float]]], *, title: str 
     return fig
 
 
-def upsnr_comparison(summary, *, title: str = "") -> Figure:
-    """uPSNR with its confidence interval per method, for each reference and region."""
+def upsnr_comparison(summary, *, title: str = "", selected: str | None = None) -> Figure:
+    """uPSNR with its confidence interval per method, for each reference and region; the
+    method the quality gate ``selected`` is drawn as a star and named in bold."""
     scored = summary[summary["reference"] != "truth"]
     panels = list(scored.groupby(["reference", "region"], sort=False))
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6),
@@ -97,9 +98,14 @@ def upsnr_comparison(summary, *, title: str = "") -> Figure:
         unresolved = values[:, 1] >= ceiling
         ax.plot(values[unresolved, 1], y[unresolved], ">", color="red",
                 label="uMSE <= 0 (beyond resolution)" if unresolved.any() else None)
-        if unresolved.any():
+        chosen = (group["method"] == selected).to_numpy()
+        ax.plot(values[chosen, 1], y[chosen], "*", color="orange", ms=14, zorder=3,
+                label="selected by the quality gate" if chosen.any() else None)
+        if unresolved.any() or chosen.any():
             ax.legend(fontsize=7, loc="lower right")
         ax.set_yticks(y, group["method"])
+        for tick, is_chosen in zip(ax.get_yticklabels(), chosen, strict=True):
+            tick.set_fontweight("bold" if is_chosen else "normal")
         ax.set_xlabel("uPSNR (dB), 90% CI")
         ax.set_title(f"{reference} references, {region}", fontsize=10)
         ax.invert_yaxis()
@@ -107,8 +113,10 @@ def upsnr_comparison(summary, *, title: str = "") -> Figure:
     return fig
 
 
-def example_frames(frames: dict[str, np.ndarray], *, title: str = "") -> Figure:
-    """One frame side by side: raw, every method's output, the ground truth if any."""
+def example_frames(frames: dict[str, np.ndarray], *, title: str = "",
+                   pixel_size: float | None = None) -> Figure:
+    """One frame side by side: raw, every method's output, the ground truth if any, each with
+    a scale bar (``pixel_size`` in Angstrom per pixel)."""
     fig, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 3.3),
                              layout="constrained", squeeze=False)
     reference = frames.get("truth", next(iter(frames.values())))
@@ -116,6 +124,7 @@ def example_frames(frames: dict[str, np.ndarray], *, title: str = "") -> Figure:
     for ax, (name, frame) in zip(axes[0], frames.items(), strict=True):
         window = np.percentile(frame, [1, 99.5]) if name == "raw" else (lo, hi)
         ax.imshow(frame, cmap="gray", vmin=window[0], vmax=window[1])
+        _add_scale_bar(ax, frame.shape[1], pixel_size)
         ax.set_title(name, fontsize=10)
         ax.set_axis_off()
     fig.suptitle(title)
@@ -207,8 +216,11 @@ def migration_rates(energies: np.ndarray, beam: np.ndarray, thermal: np.ndarray,
     return fig
 
 
-def alps_time_series(series, *, title: str = "", window: int = 15) -> Figure:
-    """ALPS* per frame (denoised and raw) with a rolling mean and the 1.1 / 1.3 guides."""
+def alps_time_series(series, *, title: str = "", window: int = 15,
+                     study_thresholds: bool = False) -> Figure:
+    """ALPS* per frame (denoised and raw) with a rolling mean. The study's 1.1 / 1.3 guides
+    are drawn only with ``study_thresholds`` (ALPS* on the study's own betas): with a movie's
+    own calibration they do not apply."""
     fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
     x_name = "time_s" if series["time_s"].notna().all() else "frame"
     for source, group in series.groupby("source", sort=False):
@@ -216,10 +228,11 @@ def alps_time_series(series, *, title: str = "", window: int = 15) -> Figure:
         rolling = group["alps_star"].rolling(window, center=True, min_periods=1).mean()
         ax.plot(group[x_name], rolling, color=line.get_color(), lw=2,
                 label=f"{source}, rolling mean ({window})")
-    ax.axhline(1.3, color="green", ls="--", lw=1, label="ordered (>= 1.3)")
-    ax.axhline(1.1, color="red", ls="--", lw=1, label="disordered (<= 1.1)")
+    if study_thresholds:
+        ax.axhline(1.3, color="green", ls="--", lw=1, label="study: ordered (>= 1.3)")
+        ax.axhline(1.1, color="red", ls="--", lw=1, label="study: disordered (<= 1.1)")
     ax.set_xlabel("time (s)" if x_name == "time_s" else "frame")
-    ax.set_ylabel("ALPS*")
+    ax.set_ylabel("ALPS* (1 = noise-like)")
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=3)
     return fig
@@ -232,25 +245,33 @@ def persistence_diagrams(diagrams: dict[str, np.ndarray], *, title: str = "") ->
     fig, axes = plt.subplots(1, len(diagrams), figsize=(4.2 * len(diagrams), 4),
                              layout="constrained", squeeze=False)
     for ax, (name, diagram) in zip(axes[0], diagrams.items(), strict=True):
-        plot_diagrams([diagram[:, :2]], ax=ax, labels=["H0"], show=False)
+        plot_diagrams([diagram[:, :2]], ax=ax, labels=["H0 (basins of local minima)"],
+                      show=False)
+        ax.set_xlabel("birth (smoothed intensity, counts)")
+        ax.set_ylabel("death (smoothed intensity, counts)")
         ax.set_title(name, fontsize=10)
     fig.suptitle(title)
     return fig
 
 
 def extreme_frame_images(frames: dict[str, tuple[np.ndarray, np.ndarray]],
-                         polygon: np.ndarray, *, title: str = "") -> Figure:
-    """Frames with the particle polygon and the birth points (local minima) inside it."""
+                         polygon: np.ndarray, *, title: str = "",
+                         pixel_size: float | None = None) -> Figure:
+    """Frames with the particle polygon and the birth points (local minima) inside it, with a
+    legend and a scale bar."""
     fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 4.2),
                              layout="constrained", squeeze=False)
     closed = np.vstack([polygon, polygon[:1]])
     for ax, (name, (image, diagram)) in zip(axes[0], frames.items(), strict=True):
         ax.imshow(image, cmap="gray")
-        ax.plot(closed[:, 0], closed[:, 1], color="red", lw=1)
+        ax.plot(closed[:, 0], closed[:, 1], color="red", lw=1, label="particle polygon")
         lifetimes = diagram[:, 1] - diagram[:, 0]
         ax.scatter(diagram[:, 2], diagram[:, 3], s=8 + 60 * lifetimes / max(lifetimes.max(),
                                                                              1e-12),
-                   c="cyan", alpha=0.7, linewidths=0)
+                   c="cyan", alpha=0.7, linewidths=0,
+                   label="local minimum (size: persistence)")
+        _add_scale_bar(ax, image.shape[1], pixel_size)
+        ax.legend(fontsize=7, loc="upper right")
         ax.set_title(name, fontsize=10)
         ax.set_axis_off()
     fig.suptitle(title)

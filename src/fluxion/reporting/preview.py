@@ -27,12 +27,16 @@ def _grey(frame: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     return (np.clip((frame - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
 
 
+_LEGIBLE = {"fill": (255, 255, 0), "stroke_width": 2, "stroke_fill": (0, 0, 0)}
+
+
 def preview_frames(raw: np.ndarray | LazyMovie, denoised: Iterable[np.ndarray], *,
                    frame_rate: float | None = None, pixel_size: float | None = None,
                    label: str = "denoised", scale: int = 2) -> Iterator[np.ndarray]:
-    """RGB frames: raw (left) | denoised (right), upscaled ``scale`` times, annotated."""
+    """RGB frames: raw (left) | denoised (right), upscaled ``scale`` times, annotated in
+    yellow with a black outline (legible on any background), at a twentieth of the height."""
     raw_window = display_range(raw)
-    font = ImageFont.load_default(size=max(10, 6 * scale))
+    font = ImageFont.load_default(size=max(14, raw.shape[1] * scale // 20))
     denoised_window = None
     total = len(raw)
     for t, frame in enumerate(denoised):
@@ -44,8 +48,8 @@ def preview_frames(raw: np.ndarray | LazyMovie, denoised: Iterable[np.ndarray], 
         draw = ImageDraw.Draw(image)
         width = image.width // 2
         stamp = f"frame {t + 1}/{total}" + (f"  t = {t / frame_rate:.3f} s" if frame_rate else "")
-        draw.text((4, 4), f"raw   {stamp}", fill=(255, 255, 0), font=font)
-        draw.text((width + 4, 4), label, fill=(255, 255, 0), font=font)
+        draw.text((4, 4), f"raw   {stamp}", font=font, **_LEGIBLE)
+        draw.text((width + 4, 4), label, font=font, **_LEGIBLE)
         if pixel_size:
             _scale_bar(draw, width, image.height, pixel_size / scale, font)
         yield np.asarray(image)
@@ -63,8 +67,9 @@ def _scale_bar(draw: ImageDraw.ImageDraw, width: int, height: int, angstrom_per_
     nm, length = scale_bar(width, angstrom_per_px)
     y = height - 10
     for x0 in (8, width + 8):
+        draw.rectangle([x0 - 1, y - 1, x0 + length + 1, y + 4], fill=(0, 0, 0))
         draw.rectangle([x0, y, x0 + length, y + 3], fill=(255, 255, 255))
-        draw.text((x0, y - 16), f"{nm:g} nm", fill=(255, 255, 255), font=font)
+        draw.text((x0, y - 4), f"{nm:g} nm", font=font, anchor="ld", **_LEGIBLE)
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], *, fps: float = 15.0) -> Path:

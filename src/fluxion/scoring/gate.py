@@ -50,6 +50,7 @@ class Verdict:
     version: str | None = None
     reasons: list[str] = field(default_factory=list)
     candidates: dict[str, list[str]] = field(default_factory=dict)  # method -> its problems
+    interval: list[float] | None = None  # the selected model's score minus the baseline's
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,5 +123,5 @@ def gate_movie(movie: str, candidates: Sequence[Candidate], differences: pd.Data
         chosen = kept or min(top, key=lambda c: (c.parameters, c.method))
         reason = (f"{', '.join(tied)} tie; " + ("the current selection is kept" if kept else
                                                 f"{chosen.method} is the simplest"))
-    return Verdict(movie, chosen.method, True, chosen.name, chosen.version, [reason],
-                   problems)
+    return Verdict(movie, chosen.method, True, chosen.name, chosen.version, [reason], problems,
+                   list(_interval(differences, chosen.method, FALLBACK)))

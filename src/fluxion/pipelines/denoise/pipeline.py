@@ -13,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["denoised_movies", "denoise_report"], name="denoise_whole_movies"),
             node(make_previews, ["movie_info", "denoised_movies", "denoise_report",
                                  "params:preview"],
-                 "previews", name="make_mp4_previews"),
+                 "previews", name="make_mp4_previews", tags=["figures"]),
         ],
         namespace="denoise",
         inputs={"movie_info", "movie_models", "gate_verdicts"},

@@ -14,10 +14,11 @@ from fluxion.denoising.methods import method as find_method
 from fluxion.denoising.methods import trainable_methods
 from fluxion.denoising.models import Denoiser, GaussianDenoiser
 from fluxion.denoising.per_movie import own_models
-from fluxion.movies.records import movie_records, movie_regions
+from fluxion.movies.records import MovieRecord, movie_records, movie_regions
 from fluxion.reporting.plots import example_frames, upsnr_comparison
 from fluxion.scoring.evaluation import EvaluationOptions, evaluate_movie
 from fluxion.scoring.gate import FALLBACK, Candidate, Verdict, gate_movie
+from fluxion.scoring.metrics import to_db
 from fluxion.scoring.selection import choose_champion
 
 
@@ -109,11 +110,16 @@ def gate_movies(movie_info: dict[str, Any], movie_models: dict[str, dict[str, De
     return verdicts, verdicts, table
 
 
+_SCORES_FIRST = ["movie", "method", "reference", "region", "upsnr", "upsnr_low", "upsnr_high",
+                 "umse", "umse_low", "umse_high", "psnr", "ssim", "dynamics_bias_db",
+                 "denoiser", "model_version", "selected", "gate_passed"]
+
+
 def label_comparison(comparison: pd.DataFrame, movie_models: dict[str, dict[str, Denoiser]],
                      verdicts: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The comparison table with, per row, the registered model (``denoiser``,
-    ``model_version``), whether it is the one the gate selected (``selected``) and whether
-    the movie's gate passed (``gate_passed``)."""
+    """The comparison table, movie, method and scores first, with per row the registered
+    model (``denoiser``, ``model_version``), whether it is the one the gate selected
+    (``selected``) and whether the movie's gate passed (``gate_passed``)."""
     def registered(row: pd.Series, key: str) -> str:
         model = movie_models.get(row["movie"], {}).get(row["method"])
         found = (getattr(model, "registered", None) or {}).get(key)
@@ -122,19 +128,24 @@ def label_comparison(comparison: pd.DataFrame, movie_models: dict[str, dict[str,
     table = comparison.copy()
     if table.empty:
         return table.assign(denoiser=[], model_version=[], selected=[], gate_passed=[])
-    table.insert(2, "denoiser", table.apply(registered, axis=1, key="name"))
-    table.insert(3, "model_version", table.apply(registered, axis=1, key="version"))
-    table.insert(4, "selected", [verdicts[m]["method"] == method
-                                 for m, method in zip(table["movie"], table["method"],
-                                                      strict=True)])
-    table.insert(5, "gate_passed", [verdicts[m]["gate_passed"] for m in table["movie"]])
-    return table
+    table["denoiser"] = table.apply(registered, axis=1, key="name")
+    table["model_version"] = table.apply(registered, axis=1, key="version")
+    table["selected"] = [verdicts[m]["method"] == method
+                         for m, method in zip(table["movie"], table["method"], strict=True)]
+    table["gate_passed"] = [verdicts[m]["gate_passed"] for m in table["movie"]]
+    first = [c for c in _SCORES_FIRST if c in table]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def comparison_figures(comparison: pd.DataFrame) -> dict[str, Figure]:
     """uPSNR with CI bars per movie."""
-    return {f"{movie}.png": upsnr_comparison(group, title=movie)
+    return {f"{movie}.png": upsnr_comparison(group, title=movie, selected=_selected(group))
             for movie, group in comparison.groupby("movie", sort=False)}
+
+
+def _selected(rows: pd.DataFrame) -> str | None:
+    chosen = rows.loc[rows["selected"].astype(bool), "method"]
+    return chosen.iloc[0] if len(chosen) else None
 
 
 def example_frame_figures(movie_info: dict[str, Any],
@@ -142,58 +153,99 @@ def example_frame_figures(movie_info: dict[str, Any],
                           evaluation: dict[str, Any]) -> dict[str, Figure]:
     """The first test frame of every movie: raw, each of its methods, the ground truth if any."""
     sigma = EvaluationOptions.from_dict(evaluation).gaussian_sigma
-    figures = {}
-    for name, record in movie_records(movie_info).items():
-        movie = record.frames()
-        t = record.splits.test[0]
-        frames = {"raw": np.asarray(movie[t])}
-        for label, model in movie_methods(own_models(record, movie_models), sigma).items():
-            frames[label] = next(denoise_movie(model, movie, frames=[t]))
-        truth = record.ground_truth()
-        if truth is not None:
-            frames["truth"] = np.asarray(truth[t])
-        figures[f"{name}.png"] = example_frames(frames, title=f"{name}, frame {t}")
-    return figures
+    return {f"{name}.png": _example(record, movie_methods(own_models(record, movie_models),
+                                                          sigma))
+            for name, record in movie_records(movie_info).items()}
 
 
 _CHECK_METRICS = ("vacuum_snr_gain", "phantom_score", "nonuniformity", "sum_correlation",
                   "sum_relative_bias")
 
 
-def _method_metrics(rows: pd.DataFrame, checks: pd.Series | None) -> dict[str, float]:
-    """The same metric names for every method of every movie."""
+def _method_metrics(rows: pd.DataFrame, checks: pd.Series | None,
+                    ) -> tuple[dict[str, float], dict[str, str]]:
+    """The same metric names for every method of every movie, all finite: a uPSNR beyond what
+    the references resolve (uMSE <= 0) is logged as its interval's lower bound (or, when the
+    whole interval is <= 0, the uPSNR of the interval's width), and a tag says so."""
     metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
     for row in rows.itertuples():
         if row.reference == "truth":
             metrics[f"psnr_{row.region}"] = float(row.psnr)
             if row.region == "frame" and hasattr(row, "ssim"):
                 metrics["ssim"] = float(row.ssim)
-        else:
-            metrics[f"upsnr_{row.reference}_{row.region}"] = float(row.upsnr)
-            metrics[f"umse_{row.reference}_{row.region}"] = float(row.umse)
-    if checks is not None:
-        metrics.update({key: float(checks[key]) for key in _CHECK_METRICS})
-    return metrics
+            continue
+        key = f"upsnr_{row.reference}_{row.region}"
+        metrics[f"umse_{row.reference}_{row.region}"] = float(row.umse)
+        if np.isfinite(row.upsnr):
+            metrics[key] = float(row.upsnr)
+        elif np.isfinite(row.upsnr_low):
+            metrics[key] = float(row.upsnr_low)
+            tags[f"{key}.bound"] = "lower bound: uMSE <= 0, beyond what the references resolve"
+        else:  # the whole interval <= 0: what its width can resolve
+            metrics[key] = float(to_db(row.umse_high - row.umse_low, row.peak))
+            tags[f"{key}.bound"] = ("lower bound: uMSE and its interval <= 0; the uPSNR of "
+                                    "the interval's width")
+    for key in _CHECK_METRICS if checks is not None else ():
+        if np.isfinite(checks[key]):
+            metrics[key] = float(checks[key])
+        else:  # e.g. the SNR gain of a perfectly flat vacuum
+            tags[f"{key}.bound"] = f"not logged: {checks[key]}"
+    return metrics, tags
 
 
 def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
-                verdicts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """One MLflow run per movie and method (``<movie> <method>``): which model version, the
-    gate's verdict, and identically named metrics, so Compare lines up one movie's methods."""
+                verdicts: dict[str, dict[str, Any]], movie_info: dict[str, Any],
+                movie_models: dict[str, dict[str, Denoiser]], evaluation: dict[str, Any],
+                ) -> dict[str, dict[str, Any]]:
+    """One MLflow run per movie and method (``<movie> <method>``): which model version, its
+    ``rank`` on the movie by the ranking score (1: lowest uMSE), the gate's verdict and reasons
+    as tags, identically named metrics (so Compare lines up one
+    movie's methods), and its own evidence: its rows of the comparison, the movie's uPSNR
+    figure and the first test frame, raw beside this method's output and the truth."""
+    sigma = EvaluationOptions.from_dict(evaluation).gaussian_sigma
+    records = movie_records(movie_info)
+    ranking = comparison[(comparison["reference"] == "ranking")
+                         & (comparison["region"] == "frame")]
+    ranks = ranking.groupby("movie")["umse"].rank(method="min").astype(int)
+    rank = dict(zip(zip(ranking["movie"], ranking["method"], strict=True), ranks, strict=True))
     runs = {}
     for (movie, method), rows in comparison.groupby(["movie", "method"], sort=False):
         first = rows.iloc[0]
         check = checks[(checks["movie"] == movie) & (checks["method"] == method)]
         verdict = verdicts[movie]
+        metrics, bounds = _method_metrics(rows, check.iloc[0] if len(check) else None)
+        model = movie_methods(own_models(records[movie], movie_models), sigma)[method]
         runs[f"{movie} {method}"] = {
             "params": {"movie": movie, "method": method, "registered_model": first["denoiser"],
                        "model_version": first["model_version"] or "none"},
             "tags": {"movie": movie, "method": method, "selected": str(bool(first["selected"])),
+                     "rank": str(rank.get((movie, method), "")),
                      "gate_passed": str(verdict["gate_passed"]),
                      "gate_reason": "; ".join(verdict["reasons"]
-                                              + verdict["candidates"].get(method, []))[:4000]},
-            "metrics": _method_metrics(rows, check.iloc[0] if len(check) else None)}
+                                              + verdict["candidates"].get(method, []))[:4000],
+                     **bounds},
+            "metrics": metrics,
+            "tables": {"comparison.csv": rows},
+            "figures": {"upsnr.png": upsnr_comparison(
+                            comparison[comparison["movie"] == movie], title=movie,
+                            selected=_selected(comparison[comparison["movie"] == movie])),
+                        "example_frame.png": _example(records[movie], {method: model})}}
     return runs
+
+
+def _example(record: MovieRecord, methods: dict[str, Denoiser]) -> Figure:
+    """The first test frame: raw, each method's output, the ground truth if any."""
+    movie = record.frames()
+    t = record.splits.test[0]
+    frames = {"raw": np.asarray(movie[t])}
+    for label, model in methods.items():
+        frames[label] = next(denoise_movie(model, movie, frames=[t]))
+    truth = record.ground_truth()
+    if truth is not None:
+        frames["truth"] = np.asarray(truth[t])
+    return example_frames(frames, title=f"{record.name}, frame {t}",
+                          pixel_size=record.metadata.pixel_size)
 
 
 def promote_champion_model(verdicts: dict[str, dict[str, Any]], comparison: pd.DataFrame,

@@ -30,11 +30,13 @@ def gate_steps() -> Pipeline:
         node(label_comparison, ["scores_by_method", "movie_models", "gate_verdicts"],
              "method_comparison", name="label_comparison"),
         node(comparison_figures, "method_comparison", "comparison_figures",
-             name="plot_upsnr_comparison"),
+             name="plot_upsnr_comparison", tags=["figures"]),
         node(example_frame_figures, ["movie_info", "movie_models", "params:evaluation"],
-             "example_frames", name="plot_example_frames"),
-        node(method_runs, ["method_comparison", "artifact_checks", "gate_verdicts"],
-             "evaluation_runs", name="log_one_run_per_movie_and_method"),
+             "example_frames", name="plot_example_frames", tags=["figures"]),
+        node(method_runs, ["method_comparison", "artifact_checks", "gate_verdicts",
+                           "movie_info", "movie_models", "params:evaluation"],
+             "evaluation_runs", name="log_one_run_per_movie_and_method",
+             tags=["mlflow"]),
     ])
 
 

@@ -26,16 +26,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                            ["alps_series", "alps_summary", "movie_info", "movie_masks",
                             "denoised_movies", "denoise_report", "rejected_movies",
                             "screened_batch"],
-                           ["reanalysis_results", "reanalysis_runs", "reanalysis_report",
-                            "reanalysis_state"],
+                           ["results", "runs", "report", "state"],
                            name="store_results_and_record")])
     steps = (screen + validation_pipeline() + finetune + training_steps() + noise_flag_steps()
              + gate_steps() + denoise_pipeline() + topology_pipeline() + store)
     return pipeline(
         steps, namespace="reanalysis",
         inputs={"incoming_movies", "champion_model", "champion_alias"},
-        outputs={"reanalysis_results", "reanalysis_runs", "reanalysis_report",
-                 "reanalysis_state"},
         parameters={"params:ingestion.validation", "params:ingestion.regions",
                     "params:ingestion.splits", "params:training", "params:reanalysis",
                     "params:evaluation", "params:diagnostics", "params:denoise",

@@ -104,7 +104,8 @@ def topology_figures(series: pd.DataFrame, summary: pd.DataFrame, movie_info: di
     timelines, diagrams, extremes = {}, {}, {}
     for name, record in movie_records(movie_info).items():
         rows = series[series["movie"] == name]
-        timelines[f"{name}.png"] = alps_time_series(rows, title=name)
+        timelines[f"{name}.png"] = alps_time_series(
+            rows, title=name, study_thresholds=options["beta0"] is not None)
         primary = rows[rows["source"] == rows["source"].iloc[0]]
         source = primary["source"].iloc[0]
         movie = _sources(record, denoised, include_raw=False).get(source) or record.frames()
@@ -114,6 +115,7 @@ def topology_figures(series: pd.DataFrame, summary: pd.DataFrame, movie_info: di
         diagrams[f"{name}.png"] = persistence_diagrams({k: d for k, (_, d) in picked.items()},
                                                        title=f"{name} ({source})")
         extremes[f"{name}.png"] = extreme_frame_images(picked, np.asarray(polygon),
+                                                         pixel_size=record.metadata.pixel_size,
                                                          title=f"{name} ({source})")
     across = size_dependence(summary, small_max_nm=options["small_max_nm"],
                              large_min_nm=options["large_min_nm"])

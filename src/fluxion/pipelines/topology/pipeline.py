@@ -18,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "params:topology"],
                  ["alps_timeline_figures", "persistence_diagram_figures",
                   "extreme_frame_figures", "size_dependence_figure"],
-                 name="plot_topology"),
+                 name="plot_topology", tags=["figures"]),
         ],
         namespace="topology",
         inputs={"movie_info", "movie_masks", "denoised_movies", "denoise_report"},
