@@ -8,6 +8,9 @@ from kedro.pipeline import Pipeline
 
 from fluxion.errors import ParameterError
 
+SIDE_TAGS = {"figures", "mlflow"}   # nodes that only draw or log
+FLOW_TAG = "data-flow"
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     try:
@@ -21,5 +24,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         raise ParameterError(f"--pipeline: there is no pipeline named {', '.join(asked)}; the "
                              f"pipelines are {', '.join(available)} (and __default__, all of "
                              "them).") from None
+    pipelines = {name: with_flow_tag(found) for name, found in pipelines.items()}
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines
+
+
+def with_flow_tag(found: Pipeline) -> Pipeline:
+    """Tag every node that is neither a figure nor MLflow logging ``data-flow``, so kedro-viz's
+    tag filter (``?tags=data-flow``) shows the data flow alone."""
+    return Pipeline([n if n.tags & SIDE_TAGS else n.tag(FLOW_TAG) for n in found.nodes])

@@ -1,0 +1,106 @@
+"""Screenshots of what a user sees after a run: the MLflow runs table, Compare of one movie's
+evaluation runs, and the kedro-viz flowchart with the figures hidden.
+
+    .venv/bin/python tools/screenshots.py [--project .] [--out docs/screenshots]
+
+Starts the MLflow UI and kedro-viz on loopback, takes the pictures with headless Chromium (the
+Debian package ``chromium``; without it the script says so and stops the servers) and stops
+them. Run it in a project folder after ``kedro run`` (``make run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import mlflow
+
+BIN = Path(sys.executable).parent
+MLFLOW_PORT, VIZ_PORT = 5055, 4155
+WINDOW = "1600,1000"
+
+
+@contextmanager
+def server(command: list[str], url: str, cwd: Path, wait_s: float = 120.0):
+    """A server process, up once ``url`` answers; stopped on exit."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start ({url})") from None
+                time.sleep(1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def screenshot(browser: str, url: str, path: Path, budget_ms: int = 20000) -> Path:
+    """One picture of ``url`` after ``budget_ms`` of (virtual) time for its scripts."""
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", f"--window-size={WINDOW}",
+                    f"--virtual-time-budget={budget_ms}", f"--screenshot={path}", url],
+                   check=True, capture_output=True, timeout=180)
+    return path
+
+
+def mlflow_pages(project: Path) -> dict[str, str]:
+    """The runs table of the ``fluxion`` experiment and Compare of the evaluation runs of the
+    first movie that has any."""
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("fluxion")
+    if experiment is None:
+        raise SystemExit(f"{project}: no `fluxion` experiment; run `kedro run` there first.")
+    runs = client.search_runs([experiment.experiment_id],
+                              filter_string="tags.`fluxion.kind` = 'evaluate'")
+    movie = runs[0].data.tags["movie"] if runs else None
+    ids = [r.info.run_id for r in runs if r.data.tags.get("movie") == movie]
+    base = f"http://127.0.0.1:{MLFLOW_PORT}/#"
+    pages = {"mlflow_runs": f"{base}/experiments/{experiment.experiment_id}/runs"}
+    if ids:
+        pages["mlflow_compare"] = (f"{base}/compare-runs?runs={json.dumps(ids)}"
+                                   f"&experiments={json.dumps([experiment.experiment_id])}")
+    return pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=Path("."))
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    args = parser.parse_args()
+    project = args.project.resolve()
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise SystemExit("headless Chromium is not installed (Debian: apt install chromium); "
+                         "no screenshots taken.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    pages = mlflow_pages(project)
+    pages["kedro_viz"] = (f"http://127.0.0.1:{VIZ_PORT}/?pid=__default__&types=nodes"
+                          "&tags=data-flow")
+    with ExitStack() as stack:
+        stack.enter_context(server(
+            [str(BIN / "mlflow"), "ui", "--backend-store-uri",
+             f"sqlite:///{project}/mlruns/mlflow.db", "--host", "127.0.0.1", "--port",
+             str(MLFLOW_PORT)], f"http://127.0.0.1:{MLFLOW_PORT}/", project))
+        stack.enter_context(server(
+            [str(BIN / "kedro"), "viz", "run", "--host", "127.0.0.1", "--port", str(VIZ_PORT),
+             "--no-browser"], f"http://127.0.0.1:{VIZ_PORT}/", project))
+        for name, url in pages.items():
+            print(screenshot(browser, url, (args.out / f"{name}.png").resolve()))
+
+
+if __name__ == "__main__":
+    main()
