@@ -11,10 +11,12 @@ them. Run it in a project folder after ``kedro run`` (``make run``).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
@@ -57,17 +59,67 @@ def screenshot(browser: str, url: str, path: Path, budget_ms: int = 20000) -> Pa
     return path
 
 
+def screenshot_with_storage(browser: str, url: str, path: Path, storage: dict[str, str],
+                            wait_s: float = 12.0) -> Path:
+    """``url`` with ``localStorage`` entries set first (kedro-viz keeps its settings there: no
+    feature-hint pop-ups over the flowchart), through the DevTools protocol."""
+    from websockets.sync.client import connect
+
+    port = 9333
+    with tempfile.TemporaryDirectory() as profile:
+        process = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                                    "--hide-scrollbars", f"--window-size={WINDOW}",
+                                    f"--remote-debugging-port={port}",
+                                    f"--user-data-dir={profile}", "about:blank"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(60):
+                try:
+                    pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            page = next(p for p in pages if p["type"] == "page")
+            with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
+                calls = iter(range(1, 1000))
+
+                def call(method: str, **params) -> dict:
+                    number = next(calls)
+                    socket.send(json.dumps({"id": number, "method": method, "params": params}))
+                    while True:
+                        answer = json.loads(socket.recv())
+                        if answer.get("id") == number:
+                            return answer.get("result", {})
+
+                call("Page.navigate", url=url)
+                time.sleep(wait_s / 2)
+                script = "".join(f"localStorage.setItem({json.dumps(k)}, {json.dumps(v)});"
+                                 for k, v in storage.items())
+                call("Runtime.evaluate", expression=script)
+                call("Page.reload")
+                time.sleep(wait_s)
+                data = call("Page.captureScreenshot", format="png")["data"]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    path.write_bytes(base64.b64decode(data))
+    return path
+
+
 def mlflow_pages(project: Path) -> dict[str, str]:
-    """The runs table of the ``fluxion`` experiment and Compare of the evaluation runs of the
-    first movie that has any."""
+    """The runs table of the ``fluxion`` experiment and Compare of one movie's evaluation runs
+    from the newest Kedro run."""
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("fluxion")
     if experiment is None:
         raise SystemExit(f"{project}: no `fluxion` experiment; run `kedro run` there first.")
     runs = client.search_runs([experiment.experiment_id],
-                              filter_string="tags.`fluxion.kind` = 'evaluate'")
-    movie = runs[0].data.tags["movie"] if runs else None
-    ids = [r.info.run_id for r in runs if r.data.tags.get("movie") == movie]
+                              filter_string="tags.`fluxion.kind` = 'evaluate'",
+                              order_by=["attributes.start_time DESC"])
+    latest = runs[0] if runs else None  # of the newest Kedro run, the first movie
+    ids = [r.info.run_id for r in runs
+           if r.data.tags.get("mlflow.parentRunId") == latest.data.tags.get("mlflow.parentRunId")
+           and r.data.tags.get("movie") == latest.data.tags.get("movie")]
     base = f"http://127.0.0.1:{MLFLOW_PORT}/#"
     pages = {"mlflow_runs": f"{base}/experiments/{experiment.experiment_id}/runs"}
     if ids:
@@ -88,8 +140,7 @@ def main() -> None:
                          "no screenshots taken.")
     args.out.mkdir(parents=True, exist_ok=True)
     pages = mlflow_pages(project)
-    pages["kedro_viz"] = (f"http://127.0.0.1:{VIZ_PORT}/?pid=__default__&types=nodes"
-                          "&tags=data-flow")
+    viz = f"http://127.0.0.1:{VIZ_PORT}/?pid=__default__&types=nodes&tags=data-flow"
     with ExitStack() as stack:
         stack.enter_context(server(
             [str(BIN / "mlflow"), "ui", "--backend-store-uri",
@@ -100,6 +151,9 @@ def main() -> None:
              "--no-browser"], f"http://127.0.0.1:{VIZ_PORT}/", project))
         for name, url in pages.items():
             print(screenshot(browser, url, (args.out / f"{name}.png").resolve()))
+        print(screenshot_with_storage(browser, viz, (args.out / "kedro_viz.png").resolve(),
+                                      {"KedroViz": json.dumps({"flags": {},
+                                                               "showFeatureHints": False})}))
 
 
 if __name__ == "__main__":

@@ -217,9 +217,12 @@ def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
         metrics, bounds = _method_metrics(rows, check.iloc[0] if len(check) else None)
         model = movie_methods(own_models(records[movie], movie_models), sigma)[method]
         runs[f"{movie} {method}"] = {
-            "params": {"movie": movie, "method": method, "registered_model": first["denoiser"],
-                       "model_version": first["model_version"] or "none"},
+            # Compare's plot shows the first parameters by name: the gate's choice first
+            "params": {"gate_selected": bool(first["selected"]), "method": method,
+                       "model_version": first["model_version"] or "none", "movie": movie,
+                       "rank": rank.get((movie, method), 0)},
             "tags": {"movie": movie, "method": method, "selected": str(bool(first["selected"])),
+                     "registered_model": first["denoiser"],
                      "rank": str(rank.get((movie, method), "")),
                      "gate_passed": str(verdict["gate_passed"]),
                      "gate_reason": "; ".join(verdict["reasons"]
