@@ -168,14 +168,17 @@ def vacuum_spectra(raw: np.ndarray, denoised: np.ndarray, *, title: str = "") ->
 
 
 def frame_sums(raw_sum: np.ndarray, denoised_sum: np.ndarray, *, row: int, n: int,
-               title: str = "") -> Figure:
-    """n-frame sums of raw and denoised frames, and a line scan through ``row``."""
+               title: str = "", pixel_size: float | None = None) -> Figure:
+    """n-frame sums of raw and denoised frames (with scale bars), and a line scan through
+    ``row`` (the yellow line)."""
     fig = plt.figure(figsize=(10, 6.5), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 2])
     for col, (name, image) in enumerate((("raw", raw_sum), ("denoised", denoised_sum))):
         ax = fig.add_subplot(grid[0, col])
         ax.imshow(image, cmap="gray")
-        ax.axhline(row, color="yellow", lw=0.8)
+        ax.axhline(row, color="yellow", lw=0.8, label="line scan")
+        _add_scale_bar(ax, image.shape[1], pixel_size)
+        ax.legend(fontsize=7, loc="upper right")
         ax.set_title(f"sum of {n} {name} frames", fontsize=10)
         ax.set_axis_off()
     scan = fig.add_subplot(grid[1, :])
@@ -189,12 +192,15 @@ def frame_sums(raw_sum: np.ndarray, denoised_sum: np.ndarray, *, row: int, n: in
 
 
 def binned_frames(raw: np.ndarray, binned: np.ndarray, *, snr: tuple[float, float],
-                  title: str = "") -> Figure:
-    """A raw frame next to the same data binned 3x3 in space and 4 frames in time."""
+                  title: str = "", pixel_size: float | None = None) -> Figure:
+    """A raw frame next to the same data binned 3x3 in space and 4 frames in time, each with a
+    scale bar (``pixel_size`` of the raw frame, Angstrom per pixel)."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained")
     for ax, image, name, value in zip(axes, (raw, binned), ("raw frame", "3x3 + 4-frame bin"),
                                       snr, strict=True):
         ax.imshow(image, cmap="gray")
+        binning = raw.shape[1] / image.shape[1]
+        _add_scale_bar(ax, image.shape[1], pixel_size * binning if pixel_size else None)
         ax.set_title(f"{name}: vacuum SNR {value:.2f}", fontsize=10)
         ax.set_axis_off()
     fig.suptitle(title)

@@ -79,7 +79,7 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
         space, time = options["bin_space"], options["bin_time"]
         binned_movie = bin_frames(raw[: 4 * time], space=space, time=time)
         binned[f"{name}.png"] = binned_frames(
-            raw[0], binned_movie[0], title=name,
+            raw[0], binned_movie[0], title=name, pixel_size=record.metadata.pixel_size,
             snr=(vacuum_snr(raw[:n], vacuum), vacuum_snr(binned_movie,
                                                          bin_mask(vacuum, space))))
         if name not in denoised:
@@ -91,7 +91,8 @@ def compare_raw_and_denoised(movie_info: dict[str, Any], masks: dict[str, np.nda
         spectra[f"{name}.png"] = vacuum_spectra(compared.raw_vacuum, compared.denoised_vacuum,
                                                 title=name)
         sums[f"{name}.png"] = frame_sums(compared.raw_sum, compared.denoised_sum,
-                                         row=compared.scan_row, n=compared.n_summed, title=name)
+                                         row=compared.scan_row, n=compared.n_summed, title=name,
+                                         pixel_size=record.metadata.pixel_size)
     return spectra, sums, binned
 
 
