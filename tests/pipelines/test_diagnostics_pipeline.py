@@ -34,16 +34,16 @@ def test_diagnostics_run_on_raw_and_denoised_movies(tmp_path):
         "denoised_movies": MovieFolderDataset(path=str(tmp_path / "denoised")),
     }
     catalog = run_pipeline(create_pipeline(), datasets, {"diagnostics": OPTIONS})
-    table = catalog.load("noise_correlation_table")
+    table = catalog.load("noise.noise_correlation_table")
     first = table[(table["axis"] == "horizontal") & (table["step"] == 1)]["correlation"].item()
     assert first == pytest.approx(0.05, abs=0.02)
     flags = catalog.load("noise_flags").set_index("movie")
     assert bool(flags.loc["m", "neighbour_flag"]) and not bool(flags.loc["m", "frame_flag"])
-    assert catalog.load("noise_flag_tags") == {"fluxion.correlated_noise": "m"}
-    metrics = catalog.load("noise_correlation_metrics")
+    assert catalog.load("noise.noise_flag_tags") == {"fluxion.correlated_noise": "m"}
+    metrics = catalog.load("noise.noise_correlation_metrics")
     assert metrics["m.neighbour_correlation"]["value"] == pytest.approx(0.05, abs=0.02)
-    for name in ("vacuum_spectra_figures", "frame_sum_figures", "binned_frame_figures"):
+    for name in ("diagnostics.vacuum_spectra_figures", "diagnostics.frame_sum_figures", "diagnostics.binned_frame_figures"):
         assert list(catalog.load(name)) == ["m.png"]
-    rates = catalog.load("migration_rates")
+    rates = catalog.load("diagnostics.migration_rates")
     assert rates["knock_on_max_energy_eV"] == pytest.approx(4.365, abs=0.01)
     assert 0.6 < rates["crossover_energy_eV"] < 0.8

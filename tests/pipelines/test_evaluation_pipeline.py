@@ -124,7 +124,7 @@ def _evaluate(simulated, models):
                 "movie_selections": MovieSelectionsDataset(names=NAMES),
                 "current_champion": RegisteredModelDataset(names=NAMES, required=False),
                 "champion_alias": ChampionAliasDataset(names=NAMES),
-                "evaluation_runs": MethodRunsDataset(prefix="evaluate")}
+                "evaluation.evaluation_runs": MethodRunsDataset(prefix="evaluate")}
     return run_pipeline(create_pipeline(), datasets, {"evaluation": OPTIONS,
                                                       "training": {"method": "udvd"}})
 

@@ -50,9 +50,9 @@ def test_demo_is_generated_validated_and_described(tmp_path):
     assert set(summary["polygon_from"]) == {"sidecar"} and set(summary["vacuum_from"]) == {"auto"}
     masks = catalog.load("movie_masks")
     assert masks["tiny_b.vacuum"].dtype == bool and masks["tiny_b.mean"].shape == (80, 80)
-    metrics = catalog.load("ingestion_metrics")
+    metrics = catalog.load("ingestion.ingestion_metrics")
     assert metrics["tiny_a.vacuum_snr"]["value"] == pytest.approx(summary["vacuum_snr"][0])
-    assert sorted(catalog.load("movie_overviews")) == ["tiny_a.png", "tiny_b.png"]
+    assert sorted(catalog.load("ingestion.movie_overviews")) == ["tiny_a.png", "tiny_b.png"]
 
 
 def test_user_movies_replace_the_demo_and_unchanged_copies_are_kept(tmp_path):

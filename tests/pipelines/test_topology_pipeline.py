@@ -55,8 +55,8 @@ def test_series_summary_and_figures(tmp_path):
     assert clean["calibration_group"].endswith(", udvd")  # comparable only denoised alike
     calibration = catalog.load("alps_calibration")
     assert calibration["m.raw"]["beta1"] > 0 and calibration["m.raw"]["r2"] > 0.5
-    assert list(catalog.load("alps_timeline_figures")) == ["m.png"]
-    assert list(catalog.load("extreme_frame_figures")) == ["m.png"]
+    assert list(catalog.load("topology.alps_timeline_figures")) == ["m.png"]
+    assert list(catalog.load("topology.extreme_frame_figures")) == ["m.png"]
 
 
 def test_size_groups():

@@ -76,7 +76,7 @@ def test_each_movie_gets_its_own_registered_model(tmp_path, tracking):
         assert tracking.get_run(version.tags["training_run"]).data.params["movie"] == movie
     table = catalog.load("training_history")
     assert len(table) == 4 * 2 and set(table["movie"]) == {"ordered", "large"}
-    assert set(catalog.load("training_curves")) == {"ordered.png", "large.png"}
+    assert set(catalog.load("training.training_curves")) == {"ordered.png", "large.png"}
 
 
 class Killed(RuntimeError):

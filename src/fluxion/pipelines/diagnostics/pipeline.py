@@ -19,8 +19,9 @@ def noise_flag_steps() -> Pipeline:
                           name="measure_noise_correlation")])
 
 
-NOISE_OUTPUTS = {"noise_correlation_table", "noise_correlation_figure",
-                 "noise_correlation_metrics", "noise_flags", "noise_flag_tags"}
+# only the flags flow on (to the gate); the table, figure, metrics and run tags stay inside
+# the namespaces (noise.noise_correlation_table, diagnostics.frame_sum_figures, ...)
+NOISE_OUTPUTS = {"noise_flags"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -38,8 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="diagnostics",
         inputs={"movie_info", "movie_masks", "denoised_movies"},
-        outputs={"vacuum_spectra_figures", "frame_sum_figures", "binned_frame_figures",
-                 "migration_rates_figure", "migration_rates"},
+        outputs=set(),
         parameters={"params:diagnostics", "params:diagnostics.beam"},
     )
     return noise + after_denoising

@@ -13,9 +13,9 @@ from fluxion.pipelines.evaluation.nodes import (
     promote_champion_model,
 )
 
+# figures and MLflow runs stay inside the namespace (evaluation.comparison_figures, ...)
 OUTPUTS = {"per_frame_scores", "method_comparison", "artifact_checks", "method_differences",
-           "gate_verdicts", "movie_selections", "gate_table", "comparison_figures",
-           "example_frames", "evaluation_runs"}
+           "gate_verdicts", "movie_selections", "gate_table"}
 
 
 def gate_steps() -> Pipeline:

@@ -22,8 +22,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="topology",
         inputs={"movie_info", "movie_masks", "denoised_movies", "denoise_report"},
-        outputs={"alps_series", "alps_summary", "alps_calibration", "alps_metrics",
-                 "alps_timeline_figures", "persistence_diagram_figures",
-                 "extreme_frame_figures", "size_dependence_figure"},
+        outputs={"alps_series", "alps_summary", "alps_calibration"},  # figures, metrics: inside
         parameters={"params:topology"},
     )
