@@ -42,7 +42,8 @@ def test_diagnostics_run_on_raw_and_denoised_movies(tmp_path):
     assert catalog.load("noise.noise_flag_tags") == {"fluxion.correlated_noise": "m"}
     metrics = catalog.load("noise.noise_correlation_metrics")
     assert metrics["m.neighbour_correlation"]["value"] == pytest.approx(0.05, abs=0.02)
-    for name in ("diagnostics.vacuum_spectra_figures", "diagnostics.frame_sum_figures", "diagnostics.binned_frame_figures"):
+    for name in ("diagnostics.vacuum_spectra_figures", "diagnostics.frame_sum_figures",
+                 "diagnostics.binned_frame_figures"):
         assert list(catalog.load(name)) == ["m.png"]
     rates = catalog.load("diagnostics.migration_rates")
     assert rates["knock_on_max_energy_eV"] == pytest.approx(4.365, abs=0.01)
