@@ -52,6 +52,7 @@ __all__ = [
     "selected_version",
     "selection_alias",
     "set_alias",
+    "tag_version",
     "training_logger",
 ]
 
@@ -135,12 +136,17 @@ def log_trained_model(result, *, registered_model_name: str | None = None,
     if not registered_model_name:
         return None
     version = str(info.registered_model_version)
-    client = mlflow.MlflowClient()
-    tags = {"movie": result.movie, "method": config.method, "training_run": run.info.run_id,
-            **(version_tags or {})}
-    for key, value in tags.items():
-        client.set_model_version_tag(registered_model_name, version, key, str(value))
+    tag_version(registered_model_name, version, {
+        "movie": result.movie, "method": config.method, "training_run": run.info.run_id,
+        **(version_tags or {})})
     return version
+
+
+def tag_version(name: str, version: str, tags: dict[str, Any]) -> None:
+    """Set ``tags`` (values as text) on registered model ``name`` version ``version``."""
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, str(value))
 
 
 def set_alias(name: str, version: str | int, alias: str = CHAMPION) -> None:
@@ -256,12 +262,11 @@ def describe_selection(verdict: dict[str, Any], evaluation_run: str) -> None:
         f"moving-block bootstrap interval [{low:.4g}, {high:.4g}] (below zero: better). Vacuum "
         f"uniform, no phantom lattice, no noise leak, noise correlations within limits. "
         f"Evaluated in run {evaluation_run}.")
-    client = mlflow.MlflowClient()
-    client.update_model_version(verdict["name"], verdict["version"], description=description)
-    for key, value in {"gate_passed": "true", "gate_interval": f"[{low:.4g}, {high:.4g}]",
-                       "gate_reason": "; ".join(verdict["reasons"]),
-                       "evaluation_run": evaluation_run}.items():
-        client.set_model_version_tag(verdict["name"], verdict["version"], key, value)
+    mlflow.MlflowClient().update_model_version(verdict["name"], verdict["version"],
+                                               description=description)
+    tag_version(verdict["name"], verdict["version"], {
+        "gate_passed": "true", "gate_interval": f"[{low:.4g}, {high:.4g}]",
+        "gate_reason": "; ".join(verdict["reasons"]), "evaluation_run": evaluation_run})
 
 
 def clear_selection(movie: str, names: Iterable[str]) -> None:

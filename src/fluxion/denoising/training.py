@@ -137,7 +137,6 @@ class TrainingResult:
     stopped_early: bool
     run_id: str | None = None        # the MLflow run its losses were logged to, if any
     identity: dict[str, Any] = field(default_factory=dict)  # settings, splits, movie, init
-    trained_steps: int = 0           # optimiser steps taken by this call (0: already finished)
 
     @property
     def leak_suspected(self) -> bool:
@@ -298,15 +297,12 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
         if saved is not None:  # it keeps the start it was made from
             module.identity = saved["identity"]
         trained = saved is None or not _finished(saved, config)
-        steps_before = _steps_done(saved, config)
         if trained:
             resume = folder / "last.ckpt" if saved is not None else None
             _fit(module, movie, splits, config, folder, resume, loggers or [], movie_name,
                  callbacks or [])
         result = _result(module, folder, config, movie_name, noise_floor=noise_gain * mean)
     result.identity = module.identity
-    result.trained_steps = (len(result.history) * config.steps_per_epoch - steps_before
-                            if trained else 0)
     if trained:  # the run the loggers wrote to, for the model's registration
         result.run_id = next((lg.run_id for lg in loggers or [] if hasattr(lg, "run_id")), None)
     return result
@@ -319,10 +315,6 @@ def _warm_start(model: Denoiser, state: dict[str, torch.Tensor], source: str) ->
         raise ParameterError(f"training.init: the weights of {source} do not fit this "
                              f"{model.method} architecture ({error}); use training.init: "
                              "scratch or the champion's architecture.") from error
-
-
-def _steps_done(saved: dict[str, Any] | None, config: TrainingConfig) -> int:
-    return len(saved["history"]) * config.steps_per_epoch if saved else 0
 
 
 def _fit(module: DenoiserModule, movie, splits, config: TrainingConfig, folder: Path,

@@ -209,6 +209,7 @@ def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
                          & (comparison["region"] == "frame")]
     ranks = ranking.groupby("movie")["umse"].rank(method="min").astype(int)
     rank = dict(zip(zip(ranking["movie"], ranking["method"], strict=True), ranks, strict=True))
+    upsnr = comparison_figures(comparison)  # one per movie, logged in each of its runs
     runs = {}
     for (movie, method), rows in comparison.groupby(["movie", "method"], sort=False):
         first = rows.iloc[0]
@@ -230,9 +231,7 @@ def method_runs(comparison: pd.DataFrame, checks: pd.DataFrame,
                      **bounds},
             "metrics": metrics,
             "tables": {"comparison.csv": rows},
-            "figures": {"upsnr.png": upsnr_comparison(
-                            comparison[comparison["movie"] == movie], title=movie,
-                            selected=_selected(comparison[comparison["movie"] == movie])),
+            "figures": {"upsnr.png": upsnr[f"{movie}.png"],
                         "example_frame.png": _example(records[movie], {method: model})}}
     return runs
 
