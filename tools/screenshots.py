@@ -60,9 +60,11 @@ def screenshot(browser: str, url: str, path: Path, budget_ms: int = 20000) -> Pa
 
 
 def screenshot_with_storage(browser: str, url: str, path: Path, storage: dict[str, str],
-                            wait_s: float = 12.0) -> Path:
+                            wait_s: float = 12.0, dismiss: str | None = None) -> Path:
     """``url`` with ``localStorage`` entries set first (kedro-viz keeps its settings there: no
-    feature-hint pop-ups over the flowchart), through the DevTools protocol."""
+    feature-hint pop-ups over the flowchart), through the DevTools protocol; then the buttons
+    labelled ``dismiss`` are clicked (kedro-viz's update banner, which offline says "Kedro-Viz
+    None is here!")."""
     from websockets.sync.client import connect
 
     port = 9333
@@ -98,6 +100,11 @@ def screenshot_with_storage(browser: str, url: str, path: Path, storage: dict[st
                 call("Runtime.evaluate", expression=script)
                 call("Page.reload")
                 time.sleep(wait_s)
+                if dismiss:  # e.g. a banner that covers part of the page
+                    call("Runtime.evaluate", expression=(
+                        "for (const b of document.querySelectorAll('button'))"
+                        f" if (b.textContent.trim() === {json.dumps(dismiss)}) b.click();"))
+                    time.sleep(1)
                 data = call("Page.captureScreenshot", format="png")["data"]
         finally:
             process.terminate()
@@ -153,7 +160,8 @@ def main() -> None:
             print(screenshot(browser, url, (args.out / f"{name}.png").resolve()))
         print(screenshot_with_storage(browser, viz, (args.out / "kedro_viz.png").resolve(),
                                       {"KedroViz": json.dumps({"flags": {},
-                                                               "showFeatureHints": False})}))
+                                                               "showFeatureHints": False})},
+                                      dismiss="Dismiss"))
 
 
 if __name__ == "__main__":
