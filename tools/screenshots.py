@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,9 +33,10 @@ WINDOW = "1600,1000"
 
 @contextmanager
 def server(command: list[str], url: str, cwd: Path, wait_s: float = 120.0):
-    """A server process, up once ``url`` answers; stopped on exit."""
+    """A server process, up once ``url`` answers; stopped on exit with the processes it
+    started (kedro-viz serves from a child process)."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -46,7 +49,7 @@ def server(command: list[str], url: str, cwd: Path, wait_s: float = 120.0):
                 time.sleep(1)
         yield
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 
