@@ -78,17 +78,30 @@ def test_alps_matches_a_numerical_integral(rng):
     assert alps_from_lifetimes(lifetimes) == pytest.approx(integral, rel=1e-3)
 
 
-def test_smoothing_is_skimage_gaussian(rng):
+@pytest.mark.parametrize("sigma", [2.0, 1.3, 0.4])  # the unrolled 17 taps, and any other
+def test_smoothing_is_skimage_gaussian_bit_for_bit(rng, sigma):
     from skimage.filters import gaussian
 
     image = rng.random((37, 52))
-    np.testing.assert_allclose(smooth(image, 2.0),
-                               gaussian(image, sigma=2.0, preserve_range=True), rtol=1e-12)
+    assert np.array_equal(smooth(image, sigma), gaussian(image, sigma=sigma,
+                                                         preserve_range=True))
 
 
-def test_against_a_full_union_find(rng):
-    """Every pixel sorted and united: the slow, obvious algorithm gives the same diagram."""
-    image = smooth(rng.random((40, 33)), 1.0)
+def test_radix_order_is_a_stable_argsort(rng):
+    from fluxion.analysis.topology.kernels import _radix_order
+
+    values = np.concatenate([rng.normal(size=500), rng.integers(-3, 3, 500).astype(float),
+                             [0.0, -0.0, 1e-300, -1e-300, 1e300, -np.inf, np.inf]])
+    rng.shuffle(values)
+    np.testing.assert_array_equal(_radix_order(values), np.argsort(values, kind="stable"))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_against_a_full_union_find(rng, ties):
+    """Every pixel sorted and united: the slow, obvious algorithm gives the same diagram, also
+    on an image of many equal values (plateaus, ties broken by raster index)."""
+    image = (rng.integers(0, 4, (40, 33)).astype(float) if ties
+             else smooth(rng.random((40, 33)), 1.0))
     height, width = image.shape
     order = np.argsort(image, axis=None, kind="stable")
     parent, birth = {}, {}

@@ -72,12 +72,13 @@ def standardize_frames(frames: np.ndarray, *, invert: bool = False) -> np.ndarra
 
 
 def smooth(image: np.ndarray, sigma: float = 2.0) -> np.ndarray:
-    """``skimage.filters.gaussian(image, sigma, preserve_range=True)`` in float64, compiled."""
+    """``skimage.filters.gaussian(image, sigma, preserve_range=True)`` in float64, bit for bit,
+    compiled."""
     image = _check_image(image)
     if sigma <= 0:
         return image.copy()
     work = workspace(image.shape)
-    smooth_into(image, gaussian_kernel(sigma), work.scratch, work.smoothed)
+    smooth_into(image, gaussian_kernel(sigma), work.smoothed)
     return work.smoothed.copy()
 
 

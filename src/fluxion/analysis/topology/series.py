@@ -71,7 +71,8 @@ def alps_series(movie: np.ndarray | LazyMovie, *, sigma: float = 2.0,
 
     def block(start: int) -> list[dict[str, float]]:
         picked = index[start:start + chunk]
-        block_frames = np.asarray(movie[picked], np.float64)
+        consecutive = bool(np.all(np.diff(picked) == 1))  # a slice: a view, not a copy
+        block_frames = movie[picked[0]:picked[-1] + 1] if consecutive else movie[picked]
         if standardize:
             block_frames = standardize_frames(block_frames, invert=invert)
         return _score_frames(block_frames, picked, sigma, region, n_pixels, beta0, beta1)
