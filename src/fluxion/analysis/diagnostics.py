@@ -251,14 +251,20 @@ def sum_consistency(raw: Movie, denoised: Movie, *, n: int = 30) -> dict[str, fl
                              "shape.")
     if len(raw) < n:
         raise ParameterError(f"sum_consistency: {len(raw)} frames are fewer than n = {n}.")
-    raw_sums, denoised_sums = sum_frames(raw, n), sum_frames(denoised, n)
-    correlation = np.mean([np.corrcoef(r.ravel(), d.ravel())[0, 1]
-                           for r, d in zip(raw_sums, denoised_sums, strict=True)])
-    return {"correlation": float(correlation),
-            "relative_bias": float(denoised_sums.mean() / raw_sums.mean() - 1),
-            "relative_rms": float(np.sqrt(np.mean((denoised_sums - raw_sums) ** 2))
-                                  / raw_sums.mean()),
-            "sums": len(raw_sums)}
+    correlations, raw_means, denoised_means, squared = [], [], [], []
+    for r, d in zip(iter_chunks(raw, n), iter_chunks(denoised, n), strict=True):  # streamed
+        if len(r) < n:
+            break
+        r, d = r.sum(axis=0, dtype=np.float64), d.sum(axis=0, dtype=np.float64)
+        correlations.append(np.corrcoef(r.ravel(), d.ravel())[0, 1])
+        raw_means.append(r.mean())
+        denoised_means.append(d.mean())
+        squared.append(np.mean((d - r) ** 2))
+    raw_mean = np.mean(raw_means)
+    return {"correlation": float(np.mean(correlations)),
+            "relative_bias": float(np.mean(denoised_means) / raw_mean - 1),
+            "relative_rms": float(np.sqrt(np.mean(squared)) / raw_mean),
+            "sums": len(correlations)}
 
 
 @dataclass

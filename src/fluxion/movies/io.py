@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class LazyMovie:
         self.dtype = np.dtype(dtype)  # the dtype stored on disk; reads are float32
         self._read = read
         self._crop = crop
+        self._subset: tuple[int, int] | None = None  # (start, stop) in the file, for a view
 
     ndim = 3
 
@@ -74,7 +76,21 @@ class LazyMovie:
         return f"LazyMovie({str(self.path)!r}, shape={self.shape}, stored as {self.dtype})"
 
     def __reduce__(self):
-        return (_reopen_lazy, (self.path,))
+        return (_reopen_lazy, (self.path, self._subset))
+
+    def frames(self, start: int, stop: int) -> LazyMovie:
+        """Frames [start, stop) as a lazy movie of their own: nothing is read until indexed."""
+        if not 0 <= start <= stop <= len(self):
+            raise IndexError(f"frames [{start}, {stop}) are out of range for {len(self)} frames "
+                             f"of {self.path}")
+        read, crop = self._read, self._crop
+        view = LazyMovie(self.path, (stop - start, *self.shape[1:]), self.dtype,
+                         read=lambda index: read(index + start),
+                         crop=None if crop is None else lambda index, rest: crop(index + start,
+                                                                                 rest))
+        offset = self._subset[0] if self._subset else 0
+        view._subset = (offset + start, offset + stop)
+        return view
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         frames = self[:]
@@ -115,15 +131,56 @@ def iter_chunks(movie: np.ndarray | LazyMovie, size: int = 16) -> Iterator[np.nd
         yield np.asarray(movie[start:start + size], dtype=np.float32)
 
 
-def _reopen_lazy(path: Path) -> LazyMovie:
-    return read_movie(path, lazy=True)
+def _reopen_lazy(path: Path, subset: tuple[int, int] | None = None) -> LazyMovie:
+    movie = read_movie(path, lazy=True)
+    return movie if subset is None else movie.frames(*subset)
 
 
 def _memmap_movie(path: Path, array: np.ndarray) -> LazyMovie:
-    """A LazyMovie over a (T, H, W) memory map (NPY, MRC, contiguous TIFF)."""
+    """A LazyMovie over a (T, H, W) memory map (NPY, MRC, contiguous TIFF).
+
+    A C-ordered map is read with plain file reads at its offset instead: pages of a map stay
+    resident (and counted in the process's memory) once touched, so streaming a long movie
+    through it would grow the footprint with the frames read."""
+    if isinstance(array, np.memmap) and array.flags.c_contiguous and array.offset is not None:
+        frames = _FrameFile(path, int(array.offset), array.shape, array.dtype)
+        return LazyMovie(path, array.shape, array.dtype, read=frames.read, crop=frames.crop)
     return LazyMovie(path, array.shape, array.dtype,
                      read=lambda index: array[index],
                      crop=lambda index, rest: array[(index, *rest)])
+
+
+@dataclass(frozen=True)
+class _FrameFile:
+    """Frames of a C-ordered (T, H, W) block at ``offset`` bytes into a file, read on demand
+    (for a crop, only its rows of each frame)."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def _rows(self, index: np.ndarray, y0: int, y1: int) -> np.ndarray:
+        height, width = self.shape[1:]
+        row_bytes = width * self.dtype.itemsize
+        out = np.empty((len(index), y1 - y0, width), self.dtype)
+        with open(self.path, "rb", buffering=0) as handle:
+            for i, t in enumerate(index):
+                handle.seek(self.offset + (int(t) * height + y0) * row_bytes)
+                if handle.readinto(memoryview(out[i]).cast("B")) != out[i].nbytes:
+                    raise MovieError(f"{self.path}: frame {int(t)} is cut short; the file is "
+                                     "truncated. Copy it again.")
+        return out
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        return self._rows(index, 0, self.shape[1])
+
+    def crop(self, index: np.ndarray, rest: tuple) -> np.ndarray:
+        rows = rest[0] if rest else slice(None)
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            return self.read(index)[(slice(None), *rest)]
+        y0, y1, _ = rows.indices(self.shape[1])
+        return self._rows(index, y0, max(y0, y1))[(slice(None), slice(None), *rest[1:])]
 
 
 # --------------------------------------------------------------------------------------------

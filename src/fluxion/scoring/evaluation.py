@@ -88,6 +88,13 @@ def _test_frames(movie: np.ndarray | LazyMovie, test: Sequence[int]) -> np.ndarr
     return np.arange(start, stop)
 
 
+def test_frames_view(movie: np.ndarray | LazyMovie, frames: np.ndarray) -> np.ndarray | LazyMovie:
+    """The consecutive test frames without reading them: a view of an array, a lazy sub-movie
+    of a file."""
+    start, stop = int(frames[0]), int(frames[-1]) + 1
+    return movie.frames(start, stop) if isinstance(movie, LazyMovie) else movie[start:stop]
+
+
 def score_methods(movie: np.ndarray | LazyMovie, methods: Mapping[str, Denoiser], *,
                   test: Sequence[int], particle_mask: np.ndarray | None = None,
                   truth: np.ndarray | LazyMovie | None = None, seed: int = 0,
@@ -307,10 +314,10 @@ def artifact_checks(movie: np.ndarray | LazyMovie,
     vacuum uniformity (real space and Fourier phantom score) and raw-vs-denoised sum
     consistency."""
     frames = _test_frames(movie, test)
-    raw = np.asarray(movie[frames], np.float32)
+    raw = test_frames_view(movie, frames)  # streamed by every check, like the denoised ones
     n_sum = min(sum_frames, len(frames))
     rows = []
-    for name, denoised in denoised_frames.items():  # streamed by every check
+    for name, denoised in denoised_frames.items():
         uniformity = vacuum_uniformity(denoised, vacuum_mask, lattice_spacings=lattice_spacings,
                                        threshold=phantom_threshold)
         sums = sum_consistency(raw, denoised, n=n_sum)
