@@ -42,6 +42,15 @@ def _frame_by_frame(model, movie):
     return np.stack(out)
 
 
+def test_fusing_in_bands_of_rows_equals_fusing_whole_frames(udvd):
+    from fluxion.denoising.inference import _fuse_in_bands
+
+    branches = [torch.randn(1, 8, 20, 20) for _ in range(4)]
+    whole = udvd.fuse([(0,), (1,), (2,), (3,)], branches)
+    banded = _fuse_in_bands(udvd, branches, elements=32 * 20 * 3)  # bands of 3 rows
+    torch.testing.assert_close(banded, whole, atol=1e-6, rtol=1e-6)
+
+
 def test_cached_sliding_window_equals_frame_by_frame(udvd, movie):
     reference = _frame_by_frame(udvd, movie)
     cached = np.stack(list(denoise_movie(udvd, movie, block=4)))

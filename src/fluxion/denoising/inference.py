@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from fluxion.denoising.models import UDVD, Denoiser, build_model
-from fluxion.denoising.models.blind import pad_to_multiple
+from fluxion.denoising.models.blind import derotate, pad_to_multiple
 from fluxion.denoising.windows import reflect_index
 from fluxion.errors import MovieError, ParameterError
 from fluxion.movies.io import LazyMovie, write_movie
@@ -204,11 +204,13 @@ def _cached_udvd(net: UDVD, movie, targets: np.ndarray, region, batch: int, devi
 
     Output frame t reads the triplets (t-2, t-1, t), (t-1, t, t+1), (t, t+1, t+2); consecutive
     outputs share two of them. Features are kept only while a later window still needs them.
+    Rotations go through the networks one at a time and the fusion head a band of rows at a
+    time: on the CPU every tensor above 32 MB is a fresh memory map, paged in on each use, and
+    the four-rotation batch of a 256 x 256 frame spent as long in the kernel as computing.
     """
     n = movie.shape[0]
     mean, std = net.count_mean, net.count_std
     features: dict[tuple[int, ...], list[torch.Tensor]] = {}
-    groups: list[tuple[int, ...]] = []
     size: tuple[int, int] = (0, 0)
 
     def triplets(t: int) -> list[tuple[int, ...]]:
@@ -221,17 +223,28 @@ def _cached_udvd(net: UDVD, movie, targets: np.ndarray, region, batch: int, devi
             if key not in features:
                 x = (_read(movie, np.array(key), region, device)[None] - mean) / std
                 x, size = pad_to_multiple(x, 4)
-                batches = net.rotation_batches(x)
-                groups = [group for group, _ in batches]
-                features[key] = [net.first(b.contiguous(memory_format=memory_format))
-                                 for _, b in batches]
-        outputs = [net.second(torch.cat([features[key][g] for key in keys], dim=1))
-                   for g in range(len(groups))]
-        frame = net.fuse(groups, outputs)[..., :size[0], :size[1]] * std + mean
+                features[key] = [net.first(torch.rot90(x, k, dims=(-2, -1))
+                                           .contiguous(memory_format=memory_format))
+                                 for k in range(4)]
+        branches = [net.second(torch.cat([features[key][k] for key in keys], dim=1))
+                    for k in range(4)]
+        frame = _fuse_in_bands(net, branches)[..., :size[0], :size[1]] * std + mean
         yield i, frame[0, 0].float().cpu().numpy()
         keep = set(triplets(int(targets[i + 1]))) if i + 1 < len(targets) else set()
         for key in [k for k in features if k not in keep]:
             del features[key]
+
+
+def _fuse_in_bands(net: UDVD, branches: list[torch.Tensor],
+                   elements: int = 1 << 21) -> torch.Tensor:
+    """``net.fuse`` of the four rotations' outputs, about ``elements`` values of its input at
+    a time: its 1x1 convolutions act per pixel, so rows can be fused in bands and the
+    four-branch concatenation is never held whole."""
+    upright = derotate(branches)
+    channels, height, width = 4 * upright[0].shape[1], *upright[0].shape[-2:]
+    band = max(1, elements // (channels * width))
+    return torch.cat([net.fusion(torch.cat([u[..., y:y + band, :] for u in upright], dim=1))
+                      for y in range(0, height, band)], dim=-2)
 
 
 @dataclass

@@ -78,10 +78,14 @@ def rotations(x: torch.Tensor) -> list[torch.Tensor]:
     return [torch.rot90(x, k, dims=(-2, -1)) for k in range(4)]
 
 
+def derotate(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each rotated branch (rotation k = 0..3) shifted down one row and rotated back."""
+    return [torch.rot90(shift_down(y), -k, dims=(-2, -1)) for k, y in enumerate(outputs)]
+
+
 def unrotate(outputs: list[torch.Tensor]) -> torch.Tensor:
-    """Shift each rotated branch down one row, rotate it back, concatenate on channels."""
-    return torch.cat([torch.rot90(shift_down(y), -k, dims=(-2, -1))
-                      for k, y in enumerate(outputs)], dim=1)
+    """The :func:`derotate`-d branches concatenated on channels."""
+    return torch.cat(derotate(outputs), dim=1)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
