@@ -29,6 +29,8 @@ import mlflow
 BIN = Path(sys.executable).parent
 MLFLOW_PORT, VIZ_PORT = 5055, 4155
 WINDOW = "1600,1000"
+MLFLOW_PANELS = ('[data-component-id="mlflow.assistant.chat_panel.close"]',)
+KEDRO_VIZ_BANNERS = (".update-reminder-unexpanded .buttons-container button:last-child",)
 
 
 @contextmanager
@@ -53,21 +55,12 @@ def server(command: list[str], url: str, cwd: Path, wait_s: float = 120.0):
         process.wait(timeout=30)
 
 
-def screenshot(browser: str, url: str, path: Path, budget_ms: int = 20000) -> Path:
-    """One picture of ``url`` after ``budget_ms`` of (virtual) time for its scripts."""
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--hide-scrollbars", f"--window-size={WINDOW}",
-                    f"--virtual-time-budget={budget_ms}", f"--screenshot={path}", url],
-                   check=True, capture_output=True, timeout=180)
-    return path
-
-
 def screenshot_with_storage(browser: str, url: str, path: Path, storage: dict[str, str],
-                            wait_s: float = 12.0, dismiss: str | None = None) -> Path:
+                            wait_s: float = 12.0, dismiss: tuple[str, ...] = ()) -> Path:
     """``url`` with ``localStorage`` entries set first (kedro-viz keeps its settings there: no
-    feature-hint pop-ups over the flowchart), through the DevTools protocol; then the buttons
-    labelled ``dismiss`` are clicked (kedro-viz's update banner, which offline says "Kedro-Viz
-    None is here!")."""
+    feature-hint pop-ups over the flowchart), through the DevTools protocol; then the elements
+    matching the CSS selectors ``dismiss`` are clicked (MLflow's assistant panel, kedro-viz's
+    update banner, which offline says "Kedro-Viz None is here!")."""
     from websockets.sync.client import connect
 
     port = 9333
@@ -103,11 +96,11 @@ def screenshot_with_storage(browser: str, url: str, path: Path, storage: dict[st
                 call("Runtime.evaluate", expression=script)
                 call("Page.reload")
                 time.sleep(wait_s)
-                if dismiss:  # e.g. a banner that covers part of the page
+                for selector in dismiss:  # panels and banners over the page
                     call("Runtime.evaluate", expression=(
-                        "for (const b of document.querySelectorAll('button'))"
-                        f" if (b.textContent.trim() === {json.dumps(dismiss)}) b.click();"))
-                    time.sleep(1)
+                        f"document.querySelectorAll({json.dumps(selector)})"
+                        ".forEach(e => e.click());"))
+                time.sleep(1)
                 data = call("Page.captureScreenshot", format="png")["data"]
         finally:
             process.terminate()
@@ -126,10 +119,13 @@ def mlflow_pages(project: Path) -> dict[str, str]:
     runs = client.search_runs([experiment.experiment_id],
                               filter_string="tags.`fluxion.kind` = 'evaluate'",
                               order_by=["attributes.start_time DESC"])
-    latest = runs[0] if runs else None  # of the newest Kedro run, the first movie
-    ids = [r.info.run_id for r in runs
-           if r.data.tags.get("mlflow.parentRunId") == latest.data.tags.get("mlflow.parentRunId")
-           and r.data.tags.get("movie") == latest.data.tags.get("movie")]
+    newest = [r for r in runs  # the evaluation runs of the newest Kedro run, by movie
+              if r.data.tags.get("mlflow.parentRunId")
+              == runs[0].data.tags.get("mlflow.parentRunId")]
+    by_movie: dict[str, list[str]] = {}
+    for run in newest:
+        by_movie.setdefault(run.data.tags.get("movie", ""), []).append(run.info.run_id)
+    ids = max(by_movie.values(), key=len, default=[])  # the movie with the most methods
     base = f"http://127.0.0.1:{MLFLOW_PORT}/#"
     pages = {"mlflow_runs": f"{base}/experiments/{experiment.experiment_id}/runs"}
     if ids:
@@ -160,11 +156,12 @@ def main() -> None:
             [str(BIN / "kedro"), "viz", "run", "--host", "127.0.0.1", "--port", str(VIZ_PORT),
              "--no-browser"], f"http://127.0.0.1:{VIZ_PORT}/", project))
         for name, url in pages.items():
-            print(screenshot(browser, url, (args.out / f"{name}.png").resolve()))
+            print(screenshot_with_storage(browser, url, (args.out / f"{name}.png").resolve(),
+                                          {}, dismiss=MLFLOW_PANELS))
         print(screenshot_with_storage(browser, viz, (args.out / "kedro_viz.png").resolve(),
                                       {"KedroViz": json.dumps({"flags": {},
                                                                "showFeatureHints": False})},
-                                      dismiss="Dismiss"))
+                                      dismiss=KEDRO_VIZ_BANNERS))
 
 
 if __name__ == "__main__":
