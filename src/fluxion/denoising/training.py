@@ -30,6 +30,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
+from fluxion.allocator import keep_freed_memory
 from fluxion.analysis.noise import measure_noise
 from fluxion.denoising.losses import blind_spot_loss, n2n_loss
 from fluxion.denoising.methods import method as find_method
@@ -278,6 +279,7 @@ def train_denoiser(movie: np.ndarray | LazyMovie, *, splits: dict[str, list[int]
     see :func:`fluxion.movies.io.content_hash`): a changed movie trains afresh.
     """
     config.validate()
+    keep_freed_memory()
     torch.manual_seed(config.seed)
     model = find_method(config.method).build(**config.architecture)
     _check_movie(movie, splits, model.frames, config.crop, movie_name)
