@@ -5,11 +5,16 @@ published widths) and the largest difference between their outputs (target <= 1e
 peak memory of denoising a short and a long movie from disk to disk (target: equal within 20%).
 
     .venv/bin/python benchmarks/inference_speed.py [--size 256] [--frames 8] [--width 48]
+                                                   [--allocator fluxion|system]
+
+``--allocator system`` leaves glibc's allocator as it is (see :mod:`fluxion.allocator`), as a
+process running the published code would have it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,6 +80,9 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--width", type=int, default=48)
     parser.add_argument("--triplet-channels", type=int, default=32)
+    parser.add_argument("--allocator", choices=["fluxion", "system"], default="fluxion")
     args = parser.parse_args()
+    os.environ["FLUXION_MALLOC"] = args.allocator
+    print(f"allocator: {args.allocator}")
     speed(args.size, args.frames, args.width, args.triplet_channels)
     memory(args.size)

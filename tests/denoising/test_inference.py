@@ -51,6 +51,22 @@ def test_fusing_in_bands_of_rows_equals_fusing_whole_frames(udvd):
     torch.testing.assert_close(banded, whole, atol=1e-6, rtol=1e-6)
 
 
+def test_bf16_autocast_stays_close_and_an_unknown_precision_is_refused(udvd, movie):
+    full = np.stack(list(denoise_movie(udvd, movie[:6])))
+    half = np.stack(list(denoise_movie(udvd, movie[:6], precision="bf16")))
+    assert half.dtype == np.float32
+    assert 0 < np.abs(half - full).max() < 1e-2 * np.abs(full).max()  # bf16: 8-bit mantissa
+    with pytest.raises(ParameterError, match="precision"):
+        next(denoise_movie(udvd, movie, precision="fp16"))
+
+
+def test_compiled_network_gives_the_same_frames(movie):
+    model = GaussianDenoiser(1.5)
+    eager = np.stack(list(denoise_movie(model, movie[:3])))
+    compiled = np.stack(list(denoise_movie(model, movie[:3], compile=True)))
+    np.testing.assert_allclose(compiled, eager, atol=1e-5, rtol=1e-5)
+
+
 def test_cached_sliding_window_equals_frame_by_frame(udvd, movie):
     reference = _frame_by_frame(udvd, movie)
     cached = np.stack(list(denoise_movie(udvd, movie, block=4)))

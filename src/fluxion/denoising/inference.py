@@ -10,7 +10,8 @@ output frames whose windows contain that triplet. Edge frames use reflected neig
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fluxion.allocator import keep_freed_memory
 from fluxion.denoising.models import UDVD, Denoiser, build_model
 from fluxion.denoising.models.blind import derotate, pad_to_multiple
 from fluxion.denoising.windows import reflect_index
@@ -29,6 +31,10 @@ from fluxion.progress import progress
 __all__ = ["DenoisedMovieWriter", "Tile", "denoise_movie", "plan_tiles", "receptive_margin"]
 
 ALIGN = 4  # the blind U-Nets pool twice: tiles start and end on multiples of 4
+PRECISIONS: dict[str, Callable[[torch.device], AbstractContextManager]] = {
+    "fp32": lambda device: nullcontext(),
+    "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
+}
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ def _resolve_tiling(model: Denoiser, shape: tuple[int, ...], tile: int | None,
 def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int | None = None,
                   overlap: int | None = None, batch: int = 4, device: str | None = None,
                   block: int = 16, cache: bool = True, channels_last: bool = True,
-                  frames: Sequence[int] | None = None) -> Iterator[np.ndarray]:
+                  frames: Sequence[int] | None = None, precision: str = "fp32",
+                  compile: bool = False) -> Iterator[np.ndarray]:
     """Yield the denoised frames of ``movie`` one at a time, in order, as float32 (H, W).
 
     Parameters
@@ -146,20 +153,31 @@ def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int |
         Reuse UDVD first-stage features across the sliding window (same output, ~2x faster).
     frames
         Only these output frames (e.g. the test frames), in this order; default: all.
+    precision
+        ``fp32`` (the trained model's output), or ``bf16``: autocast to bfloat16, for GPUs
+        with bf16 units (about 1e-2 relative difference, not the same numbers).
+    compile
+        ``torch.compile`` the network's parts (GPU; on a CPU compiling costs minutes).
     """
     _check(model, movie)
+    if precision not in PRECISIONS:
+        raise ParameterError(f"denoise.precision must be one of {sorted(PRECISIONS)}, got "
+                             f"{precision!r}.")
+    keep_freed_memory()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tiles = _resolve_tiling(model, movie.shape, tile, overlap)
     net = copy.deepcopy(model).to(device).eval()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=memory_format)
     run = _cached_udvd if cache and isinstance(net, UDVD) and net.frames > 1 else _windows
+    if compile:
+        _compile_parts(net)
     n, height, width = movie.shape
     wanted = np.arange(n) if frames is None else np.asarray(list(frames), dtype=int)
     if wanted.size and (wanted.min() < 0 or wanted.max() >= n):
         raise ParameterError(f"frames to denoise must lie in [0, {n}), got {wanted.min()}.."
                              f"{wanted.max()}.")
-    with torch.inference_mode():
+    with torch.inference_mode(), PRECISIONS[precision](device):
         for start in progress(range(0, len(wanted), block), total=-(-len(wanted) // block),
                               desc="denoising", unit="block"):
             targets = wanted[start:start + block]
@@ -170,6 +188,17 @@ def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int |
                                     memory_format):
                     out[i, y0:y1, x0:x1] = frame[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
             yield from out
+
+
+def _compile_parts(net: Denoiser) -> None:
+    """``torch.compile`` what the denoising calls: UDVD's two networks and fusion head (the
+    cached sweep calls them one by one), any other model's ``denoise``."""
+    if isinstance(net, UDVD):
+        for name in ("first", "second", "fusion"):
+            if getattr(net, name) is not None:
+                setattr(net, name, torch.compile(getattr(net, name)))
+    else:
+        net.denoise = torch.compile(net.denoise)
 
 
 def _read(movie: np.ndarray | LazyMovie, index: np.ndarray, region: tuple[int, int, int, int],

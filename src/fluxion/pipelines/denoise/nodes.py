@@ -63,7 +63,8 @@ def denoise_movies(movie_info: dict[str, Any], movie_models: dict[str, dict[str,
     gives each its file), and the report of which model denoised which movie."""
     sigma = EvaluationOptions.from_dict(evaluation).gaussian_sigma
     records = movie_records(chosen_movies(movie_info, options.get("movies")))
-    settings = {k: options[k] for k in ("tile", "overlap", "batch", "block", "device")
+    settings = {k: options[k] for k in ("tile", "overlap", "batch", "block", "device",
+                                        "precision", "compile")
                 if options.get(k) is not None}
     writers, movies = {}, {}
     for name, record in records.items():
