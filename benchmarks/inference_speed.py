@@ -28,7 +28,7 @@ from fluxion.denoising.inference import denoise_movie
 from fluxion.denoising.models import UDVD
 
 MEMORY_SCRIPT = textwrap.dedent("""
-    import resource, sys, numpy as np, torch
+    import sys, numpy as np, torch
     from fluxion.denoising.inference import denoise_movie
     from fluxion.movies.io import read_movie, write_movie
     from fluxion.denoising.models import UDVD
@@ -39,7 +39,9 @@ MEMORY_SCRIPT = textwrap.dedent("""
     movie = read_movie(f"{folder}/in.npy", lazy=True)
     write_movie(f"{folder}/out.tif", denoise_movie(UDVD(width=8, triplet_channels=8).eval(),
                                                     movie))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # this process's peak in MB (ru_maxrss would include the parent's, inherited at fork)
+    print(next(int(line.split()[1]) for line in open('/proc/self/status')
+               if line.startswith('VmHWM')) / 1024)
 """)
 
 
