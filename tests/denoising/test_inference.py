@@ -4,6 +4,7 @@ input."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -60,6 +61,7 @@ def test_bf16_autocast_stays_close_and_an_unknown_precision_is_refused(udvd, mov
         next(denoise_movie(udvd, movie, precision="fp16"))
 
 
+@pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile needs a C compiler")
 def test_compiled_network_gives_the_same_frames(movie):
     model = GaussianDenoiser(1.5)
     eager = np.stack(list(denoise_movie(model, movie[:3])))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,17 @@ def test_early_stopping_keeps_the_best_weights(movie):
     assert result.best_val_loss == min(losses)
     assert losses[-1] > result.best_val_loss  # stopped after it got worse
     assert result.best_epoch == int(np.argmin(losses))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile needs a C compiler")
+def test_compiled_training_runs_through_the_blind_convolutions_backward(movie):
+    """torch.compile's own channels-last switch breaks replicate padding's backward (torch
+    2.13); training compiles without it."""
+    sim, splits = movie
+    config = TrainingConfig.from_dict({**TINY, "epochs": 1, "steps_per_epoch": 2,
+                                       "compile": True})
+    result = train_denoiser(sim.noisy, splits=splits, config=config)
+    assert len(result.history) == 1 and np.isfinite(result.best_val_loss)
 
 
 def test_bad_training_input_is_refused(movie):

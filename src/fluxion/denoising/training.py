@@ -165,12 +165,14 @@ class DenoiserModule(L.LightningModule):
 
     def __init__(self, model: Denoiser, config: TrainingConfig) -> None:
         super().__init__()
-        # channels-last weights make the convolutions channels-last: 3-5% more steps per
-        # second on 2 CPU cores (benchmarks/training_speed.py), the layout GPUs prefer too
-        self.model, self.config = model.to(memory_format=torch.channels_last), config
+        self.model, self.config = model, config
         # the compiled wrapper shares the model's parameters; kept out of the module tree so
         # that the state dict holds them once
-        object.__setattr__(self, "_compiled", torch.compile(model) if config.compile else None)
+        object.__setattr__(self, "_compiled", _compiled(model) if config.compile else None)
+        if not config.compile:
+            # channels-last weights make the convolutions channels-last: 3-5% more steps per
+            # second on 2 CPU cores (benchmarks/training_speed.py), the layout GPUs prefer
+            model.to(memory_format=torch.channels_last)
         self.history: list[dict[str, float]] = []
         self.identity: dict[str, Any] = {"config": config.key()}  # what a checkpoint must match
         self._began = time.perf_counter()
@@ -178,7 +180,7 @@ class DenoiserModule(L.LightningModule):
     @property
     def net(self) -> torch.nn.Module:
         """The network the loss calls: compiled when ``config.compile``."""
-        return self._compiled or self.model
+        return self._compiled if self._compiled is not None else self.model
 
     def loss(self, windows: torch.Tensor, step: int, training: bool) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - abstract
@@ -227,6 +229,13 @@ class DenoiserModule(L.LightningModule):
         state = getattr(self, "_plateau_state", None)
         if state is not None:
             self.plateau.load_state_dict(state)
+
+
+def _compiled(model: Denoiser) -> torch.nn.Module:
+    """``torch.compile`` without the compiler's own switch to channels-last: with it (or with
+    a channels-last model) the backward of replicate padding fails its stride check
+    (torch 2.13: ``replication_pad2d_backward``, "expected ... stride"), measured on the CPU."""
+    return torch.compile(model, options={"layout_optimization": False})
 
 
 class BlindSpotModule(DenoiserModule):
