@@ -70,6 +70,10 @@ def test_each_format_round_trips_eagerly_and_lazily(tmp_path, stack, kind, suffi
     assert lazy[3].dtype == np.float32
     with pytest.raises(IndexError):
         lazy[7]
+    view = lazy.frames(2, 6)  # a lazy sub-movie: the test frames, streamed
+    assert view.shape == (4, 12, 10)
+    np.testing.assert_array_equal(view[1:3, 2:6, 4:], stack[3:5, 2:6, 4:])
+    np.testing.assert_array_equal(view.frames(1, 3)[[1, 0]], stack[[4, 3]])
 
 
 def test_tiff_folder_is_read_in_natural_order(tmp_path, stack):
@@ -86,6 +90,8 @@ def test_lazy_movie_pickles_by_path(tmp_path, stack):
     np.save(path, stack)
     clone = pickle.loads(pickle.dumps(read_movie(path, lazy=True)))
     np.testing.assert_array_equal(clone[4], stack[4])
+    view = pickle.loads(pickle.dumps(read_movie(path, lazy=True).frames(2, 6).frames(1, 3)))
+    np.testing.assert_array_equal(view[:], stack[3:5])
 
 
 # ---- writing ----------------------------------------------------------------------------------
