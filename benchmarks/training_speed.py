@@ -23,7 +23,7 @@ import torch
 from fluxion.allocator import keep_freed_memory
 from fluxion.denoising.losses import blind_spot_loss
 from fluxion.denoising.methods import build_model
-from fluxion.denoising.training import TrainingConfig, train_denoiser
+from fluxion.denoising.training import TrainingConfig, compile_network, train_denoiser
 from fluxion.denoising.windows import augment, sample_windows
 
 
@@ -35,7 +35,7 @@ def eager_steps_per_second(movie: np.ndarray, args: argparse.Namespace, *,
     model.set_count_scale(float(movie.mean()), float(movie.std()))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model) if compiled else model
+    net = compile_network(model) if compiled else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     rng = np.random.default_rng(0)
 

@@ -168,7 +168,7 @@ class DenoiserModule(L.LightningModule):
         self.model, self.config = model, config
         # the compiled wrapper shares the model's parameters; kept out of the module tree so
         # that the state dict holds them once
-        object.__setattr__(self, "_compiled", _compiled(model) if config.compile else None)
+        object.__setattr__(self, "_compiled", compile_network(model) if config.compile else None)
         if not config.compile:
             # channels-last weights make the convolutions channels-last: 3-5% more steps per
             # second on 2 CPU cores (benchmarks/training_speed.py), the layout GPUs prefer
@@ -231,7 +231,7 @@ class DenoiserModule(L.LightningModule):
             self.plateau.load_state_dict(state)
 
 
-def _compiled(model: Denoiser) -> torch.nn.Module:
+def compile_network(model: Denoiser) -> torch.nn.Module:
     """``torch.compile`` without the compiler's own switch to channels-last: with it (or with
     a channels-last model) the backward of replicate padding fails its stride check
     (torch 2.13: ``replication_pad2d_backward``, "expected ... stride"), measured on the CPU."""
