@@ -93,8 +93,11 @@ def upsnr_comparison(summary, *, title: str = "", selected: str | None = None) -
         finite = values[np.isfinite(values)]
         ceiling = (finite.max() if finite.size else 0.0) + 5  # uMSE <= 0: uPSNR = inf
         values = np.where(np.isfinite(values), values, ceiling)
-        ax.errorbar(values[:, 1], y, xerr=[values[:, 1] - values[:, 0],
-                                           values[:, 2] - values[:, 1]], fmt="o", capsize=4)
+        # the interval as drawn from its ends: a percentile bootstrap interval need not
+        # contain the point estimate (an error bar would need it to)
+        ax.hlines(y, values[:, 0], values[:, 2], color="C0")
+        ax.plot(values[:, 0], y, "|", values[:, 2], y, "|", color="C0", ms=8)
+        ax.plot(values[:, 1], y, "o", color="C0")
         unresolved = values[:, 1] >= ceiling
         ax.plot(values[unresolved, 1], y[unresolved], ">", color="red",
                 label="uMSE <= 0 (beyond resolution)" if unresolved.any() else None)
