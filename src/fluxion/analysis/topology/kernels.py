@@ -1,6 +1,6 @@
 """Compiled kernels of the H0 persistence: Gaussian smoothing and the merge-pixel sweep.
 
-Speed (about 8 ms for a 1024 x 1024 frame on one core, ``benchmarks/topology_speed.py``):
+Speed (7-10 ms for a 1024 x 1024 frame on one core, ``benchmarks/topology_speed.py``):
 
 - smoothing repeats scipy's operations in scipy's order (bit-identical values), vectorised,
   with the sigma = 2 kernel's 17 taps unrolled;
