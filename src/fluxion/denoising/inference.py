@@ -155,9 +155,10 @@ def denoise_movie(model: Denoiser, movie: np.ndarray | LazyMovie, *, tile: int |
         Only these output frames (e.g. the test frames), in this order; default: all.
     precision
         ``fp32`` (the trained model's output), or ``bf16``: autocast to bfloat16, for GPUs
-        with bf16 units (about 1e-2 relative difference, not the same numbers).
+        with bf16 units (about 1e-3 relative difference: not the same numbers).
     compile
-        ``torch.compile`` the network's parts (GPU; on a CPU compiling costs minutes).
+        ``torch.compile`` the network's parts (meant for GPUs; compiling costs time in every
+        new process).
     """
     _check(model, movie)
     if precision not in PRECISIONS:
