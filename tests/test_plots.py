@@ -9,8 +9,9 @@ from fluxion.reporting.plots import upsnr_comparison
 
 
 def test_upsnr_figure_draws_intervals_that_exclude_their_estimate():
-    """A percentile bootstrap interval can lie beside the point estimate (seen in the demo:
-    uMSE <= 0 at the point, positive in every resample); the figure draws it as it is."""
+    """A percentile bootstrap interval can lie beside its point estimate, and an infinite
+    point uPSNR (uMSE <= 0) can sit beyond a finite upper end (the demo failed on one); the
+    figure draws each interval as it is."""
     summary = pd.DataFrame({
         "method": ["udvd", "gaussian", "n2n"], "reference": "temporal", "region": "frame",
         "upsnr": [np.inf, 20.0, 25.0], "upsnr_low": [24.0, 20.5, 22.0],
