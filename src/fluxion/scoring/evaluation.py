@@ -88,7 +88,7 @@ def _test_frames(movie: np.ndarray | LazyMovie, test: Sequence[int]) -> np.ndarr
     return np.arange(start, stop)
 
 
-def test_frames_view(movie: np.ndarray | LazyMovie, frames: np.ndarray) -> np.ndarray | LazyMovie:
+def _view_of_frames(movie: np.ndarray | LazyMovie, frames: np.ndarray) -> np.ndarray | LazyMovie:
     """The consecutive test frames without reading them: a view of an array, a lazy sub-movie
     of a file."""
     start, stop = int(frames[0]), int(frames[-1]) + 1
@@ -314,7 +314,7 @@ def artifact_checks(movie: np.ndarray | LazyMovie,
     vacuum uniformity (real space and Fourier phantom score) and raw-vs-denoised sum
     consistency."""
     frames = _test_frames(movie, test)
-    raw = test_frames_view(movie, frames)  # streamed by every check, like the denoised ones
+    raw = _view_of_frames(movie, frames)  # streamed by every check, like the denoised ones
     n_sum = min(sum_frames, len(frames))
     rows = []
     for name, denoised in denoised_frames.items():
